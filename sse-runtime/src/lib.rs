@@ -1,0 +1,30 @@
+//! The engine of [actix-sse](https://docs.rs/actix-sse): WHATWG-exact Server-Sent Events
+//! for actix-web, usable without the `#[sse]` macro.
+//!
+//! - [`Event`] and its encoder (every rule of the WHATWG event-stream format; no input can
+//!   inject a field or an event),
+//! - [`Sse`], the response body that drives a handler future or a `Stream` from its own
+//!   `poll_next`, with heartbeat, back-pressure, coalescing, close and panic isolation,
+//! - [`Sender`] (what `send!` calls), [`SseSession`] (close from anywhere) and
+//!   [`LastEventId`] (resume),
+//! - serializers: [`Json`] and any `fn(&T) -> String`.
+//!
+//! Users normally depend on the facade crate `actix-sse`, which re-exports all of this.
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+
+mod encode;
+mod event;
+mod response;
+mod serialize;
+mod session;
+mod stream;
+
+pub use event::{Event, Field, IntoEvent, InvalidEvent};
+pub use serialize::{Json, SerializeError, Serializer, SerializerOutput};
+pub use session::{LastEventId, SseSession};
+pub use stream::{
+    FnSource, HandlerResult, ItemEncoder, Plain, SendError, Sender, Sse, SseError, StreamItem,
+    StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT,
+};
+#[doc(hidden)]
+pub use stream::ItemError;
