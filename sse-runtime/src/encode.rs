@@ -200,7 +200,10 @@ mod tests {
             b"data: ends with newline\ndata: \n\n",
         );
         eq(data("ends with cr\r"), b"data: ends with cr\ndata: \n\n");
-        eq(data("ends with crlf\r\n"), b"data: ends with crlf\ndata: \n\n");
+        eq(
+            data("ends with crlf\r\n"),
+            b"data: ends with crlf\ndata: \n\n",
+        );
         eq(data("x\n\n\n"), b"data: x\ndata: \ndata: \ndata: \n\n");
     }
 
@@ -260,7 +263,15 @@ mod tests {
 
         let many = vec!["l"; 20_000].join("\n");
         let out = data(&many);
-        assert_eq!(out, "data: l\n".repeat(20_000).into_bytes().into_iter().chain(*b"\n").collect::<Vec<_>>());
+        assert_eq!(
+            out,
+            "data: l\n"
+                .repeat(20_000)
+                .into_bytes()
+                .into_iter()
+                .chain(*b"\n")
+                .collect::<Vec<_>>()
+        );
 
         let wide = "é日🎉".repeat(300_000 / 9);
         eq(data(&wide), format!("data: {wide}\n\n").as_bytes());
@@ -268,8 +279,14 @@ mod tests {
 
     #[test]
     fn wire_19_event_names() {
-        eq(enc(Event::data("x").event("update")), b"event: update\ndata: x\n\n");
-        eq(enc(Event::data("x").event("ns:update")), b"event: ns:update\ndata: x\n\n");
+        eq(
+            enc(Event::data("x").event("update")),
+            b"event: update\ndata: x\n\n",
+        );
+        eq(
+            enc(Event::data("x").event("ns:update")),
+            b"event: ns:update\ndata: x\n\n",
+        );
         eq(
             enc(Event::data("x").event("événement-🎉")),
             "event: événement-🎉\ndata: x\n\n".as_bytes(),
@@ -308,15 +325,25 @@ mod tests {
 
     #[test]
     fn wire_25_26_bad_ids_refused() {
-        for (bad, ch, at) in [("1\nevent: evil", '\n', 1), ("1\r", '\r', 1), ("a\0b", '\0', 1)] {
+        for (bad, ch, at) in [
+            ("1\nevent: evil", '\n', 1),
+            ("1\r", '\r', 1),
+            ("a\0b", '\0', 1),
+        ] {
             let mut buf = BytesMut::new();
             let err = Event::data("x").id(bad).encode(&mut buf).unwrap_err();
-            assert_eq!((err.field(), err.character(), err.index()), (crate::Field::Id, ch, at));
+            assert_eq!(
+                (err.field(), err.character(), err.index()),
+                (crate::Field::Id, ch, at)
+            );
             assert!(buf.is_empty());
             assert!(err.to_string().contains("`id`"), "{err}");
         }
         // NUL is fine in an event name (only ids are ignored by clients for it).
-        eq(enc(Event::data("x").event("a\0b")), b"event: a\x00b\ndata: x\n\n");
+        eq(
+            enc(Event::data("x").event("a\0b")),
+            b"event: a\x00b\ndata: x\n\n",
+        );
     }
 
     #[test]
@@ -326,7 +353,10 @@ mod tests {
 
     #[test]
     fn wire_28_retry() {
-        eq(enc(Event::new().retry(Duration::from_millis(2500))), b"retry: 2500\n\n");
+        eq(
+            enc(Event::new().retry(Duration::from_millis(2500))),
+            b"retry: 2500\n\n",
+        );
         eq(enc(Event::new().retry(Duration::ZERO)), b"retry: 0\n\n");
         eq(
             enc(Event::data("x").retry(Duration::from_secs_f64(1.9999))),
@@ -341,7 +371,10 @@ mod tests {
     fn wire_29_30_comments() {
         eq(enc(Event::comment("heartbeat")), b": heartbeat\n");
         eq(enc(Event::comment("")), b":\n");
-        eq(enc(Event::comment("c1\ndata: injected")), b": c1\n: data: injected\n");
+        eq(
+            enc(Event::comment("c1\ndata: injected")),
+            b": c1\n: data: injected\n",
+        );
         eq(enc(Event::comment("a\rb\r\nc\n")), b": a\n: b\n: c\n:\n");
         eq(
             enc(Event::data("d").with_comment("note").id(1)),

@@ -22,9 +22,9 @@ mod stream;
 pub use event::{Event, Field, IntoEvent, InvalidEvent};
 pub use serialize::{Json, SerializeError, Serializer, SerializerOutput};
 pub use session::{LastEventId, SseSession};
+#[doc(hidden)]
+pub use stream::ItemError;
 pub use stream::{
     FnSource, HandlerResult, ItemEncoder, Plain, SendError, Sender, Sse, SseError, StreamItem,
     StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT,
 };
-#[doc(hidden)]
-pub use stream::ItemError;

@@ -9,7 +9,9 @@ use std::{
     task::Waker,
 };
 
-use actix_web::{dev::Payload, error, http::header::HeaderName, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{
+    dev::Payload, error, http::header::HeaderName, FromRequest, HttpMessage, HttpRequest,
+};
 
 /// A handle on one event stream that can end it from anywhere, on any thread.
 ///
@@ -49,7 +51,12 @@ impl SseSession {
     /// Ends the stream without sending anything.
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
-        let waker = self.inner.waker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let waker = self
+            .inner
+            .waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -76,7 +83,9 @@ impl SseSession {
 
 impl std::fmt::Debug for SseSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SseSession").field("closed", &self.is_closed()).finish()
+        f.debug_struct("SseSession")
+            .field("closed", &self.is_closed())
+            .finish()
     }
 }
 

@@ -17,9 +17,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
-use crate::{
-    encode, Event, IntoEvent, InvalidEvent, SerializeError, Serializer, SseSession,
-};
+use crate::{encode, Event, IntoEvent, InvalidEvent, SerializeError, Serializer, SseSession};
 
 /// Default heartbeat period.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
@@ -160,7 +158,9 @@ impl Sender {
 
 impl fmt::Debug for Sender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender").field("closed", &self.is_closed()).finish()
+        f.debug_struct("Sender")
+            .field("closed", &self.is_closed())
+            .finish()
     }
 }
 
@@ -660,9 +660,7 @@ impl<S: Source> Sse<S> {
 
         if core.state == State::Running && !core.closed() {
             core.shared.in_body.set(true);
-            let polled = catch_unwind(AssertUnwindSafe(|| {
-                this.source.poll_fill(cx, &core.shared)
-            }));
+            let polled = catch_unwind(AssertUnwindSafe(|| this.source.poll_fill(cx, &core.shared)));
             core.shared.in_body.set(false);
             match polled {
                 Ok(Poll::Pending) => {}
