@@ -1,0 +1,79 @@
+//! Shared test plumbing: a real actix-web server on 127.0.0.1:0 and an independent SSE
+//! parser (`eventsource-stream`, not ours) over a real HTTP client (`awc`).
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use actix_web::HttpMessage as _;
+use futures_util::{Stream, StreamExt};
+
+/// Starts `HttpServer::new($factory)` on 127.0.0.1:0 with one worker; evaluates to
+/// `(SocketAddr, ServerHandle)`. The server runs on the current actix system.
+#[macro_export]
+macro_rules! serve {
+    ($factory:expr) => {
+        serve!($factory, |s| s)
+    };
+    ($factory:expr, $configure:expr) => {{
+        let server = ::actix_web::HttpServer::new($factory)
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(1);
+        let server = ($configure)(server)
+            .bind(("127.0.0.1", 0))
+            .expect("bind 127.0.0.1:0");
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        ::actix_web::rt::spawn(server);
+        (addr, handle)
+    }};
+}
+
+/// Bounded wait: every network step of a test goes through this.
+pub async fn within<F: std::future::Future>(secs: u64, what: &str, f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {secs}s: {what}"))
+}
+
+/// One parsed event, as the independent parser reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub event: String,
+    pub data: String,
+    pub id: String,
+}
+
+/// GETs `url` with awc and returns the status, the headers and the events, parsed by
+/// `eventsource-stream`.
+pub async fn events(
+    url: &str,
+    headers: &[(&str, &[u8])],
+) -> (
+    awc::http::StatusCode,
+    awc::http::header::HeaderMap,
+    impl Stream<Item = Parsed> + Unpin,
+) {
+    use eventsource_stream::Eventsource;
+    let mut req = awc::Client::new().get(url);
+    for (name, value) in headers {
+        req = req.insert_header((
+            *name,
+            awc::http::header::HeaderValue::from_bytes(value).unwrap(),
+        ));
+    }
+    let mut resp = within(5, "response head", req.send())
+        .await
+        .expect("request");
+    let body = resp.take_payload();
+    let parsed = body.eventsource().map(|ev| {
+        let ev = ev.expect("a well-formed event stream");
+        Parsed {
+            event: ev.event,
+            data: ev.data,
+            id: ev.id,
+        }
+    });
+    (resp.status(), resp.headers().clone(), Box::pin(parsed))
+}
