@@ -15,6 +15,10 @@ extern crate self as actix_sse;
 pub use sse_macros::sse;
 pub use sse_runtime::*;
 
+/// The `Stream` trait (from `futures-core`), for stream-style handlers'
+/// `-> impl Stream<Item = ..>`.
+pub use futures_core::Stream;
+
 /// Everything a handler needs: `use actix_sse::prelude::*;`.
 pub mod prelude {
     pub use crate::{close, send, sse, Event, Json, LastEventId, Sender, SseSession};
@@ -61,5 +65,73 @@ pub mod __private {
             Ok(()) | Err(SendError::Closed) => {}
             Err(e) => log::warn!(target: "actix_sse", "event not sent: {e}"),
         }
+    }
+
+    /// `Serializer<T>` under another name: a value the serializer cannot take is then
+    /// reported by its root cause (e.g. "`Customer: Serialize` is not satisfied") instead of
+    /// "`Json: Serializer<Customer>` is not satisfied".
+    #[diagnostic::on_unimplemented(
+        message = "`#[sse(serialize = ..)]` cannot send a `{T}`: `{Self}` does not serialize it",
+        label = "`{Self}` cannot serialize this `{T}`",
+        note = "with `serialize = json`, `{T}` must implement `serde::Serialize`: add `#[derive(serde::Serialize)]` to its definition",
+        note = "with `serialize = path::to::fn`, the function must take `&{T}` and return `String` or `Result<String, E>`"
+    )]
+    pub trait SerializerFor<T: ?Sized>: Serializer<T> {}
+
+    impl<T: ?Sized, S: Serializer<T> + ?Sized> SerializerFor<T> for S {}
+
+    /// `send!(value, ..)` with `serialize = ..`.
+    pub async fn send_serialized<T, S>(
+        tx: &Sender,
+        value: &T,
+        serializer: &S,
+        fields: Event,
+    ) -> Result<(), SendError>
+    where
+        T: ?Sized,
+        S: SerializerFor<T> + ?Sized,
+    {
+        tx.send_serialized(value, serializer, fields).await
+    }
+
+    // The handler's response. Each takes the configuration as a closure and returns
+    // `impl Responder`, so a wrong return or item type fails one bound here, reported once
+    // on the user's return type, and not again as "`Sse<..>` is not a `Responder`".
+
+    /// A push-style handler: `-> ()` or `-> Result<(), E>`.
+    pub fn respond_fn<F, Fut, C>(f: F, configure: C) -> impl actix_web::Responder
+    where
+        F: FnOnce(Sender) -> Fut,
+        Fut: core::future::Future + 'static,
+        Fut::Output: HandlerResult,
+        C: FnOnce(Sse<FnSource<Fut>>) -> Sse<FnSource<Fut>>,
+    {
+        configure(Sse::from_fn(f))
+    }
+
+    /// A stream-style handler: `-> impl Stream<Item = ..>`.
+    pub fn respond_stream<St, C>(stream: St, configure: C) -> impl actix_web::Responder
+    where
+        St: crate::Stream + 'static,
+        St::Item: StreamItem,
+        C: FnOnce(Sse<StreamSource<St, Plain>>) -> Sse<StreamSource<St, Plain>>,
+    {
+        configure(Sse::from_stream(stream))
+    }
+
+    /// A stream-style handler with `serialize = ..`.
+    pub fn respond_serialized_stream<St, S, C>(
+        stream: St,
+        serializer: S,
+        configure: C,
+    ) -> impl actix_web::Responder
+    where
+        St: crate::Stream + 'static,
+        S: SerializerFor<St::Item> + 'static,
+        C: FnOnce(
+            Sse<StreamSource<St, WithSerializer<S>>>,
+        ) -> Sse<StreamSource<St, WithSerializer<S>>>,
+    {
+        configure(Sse::from_serialized_stream(stream, serializer))
     }
 }

@@ -1,8 +1,328 @@
-//! The `#[sse]` attribute of actix-sse. Placeholder until the real expansion lands.
-use proc_macro::TokenStream;
+//! The `#[sse]` attribute of [actix-sse](https://docs.rs/actix-sse). Use it through the
+//! `actix-sse` crate, which re-exports it with the runtime it generates code against.
+//!
+//! Stages: [`args`] parses the attribute, [`validate`] checks the function against it,
+//! [`rewrite`] turns `send!`/`close!` into sender calls, [`expand`] builds the handler and
+//! [`fallback`] the stub emitted when no handler can be built. Errors are collected, not
+//! thrown: every mistake is reported on its token, next to code of the expected shape.
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
-/// Placeholder.
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::{quote, ToTokens};
+
+mod args;
+mod expand;
+mod fallback;
+mod rewrite;
+mod validate;
+
+/// Turns an `async fn` into a Server-Sent Events endpoint for actix-web.
+///
+/// The function's body sends events with [`send!`] (and may end the stream with
+/// [`close!`]), or the function returns a `Stream` of events. Its parameters are actix-web
+/// extractors (`web::Path`, `web::Query`, `web::Data`, `HttpRequest`, `LastEventId`,
+/// `SseSession`, …), passed through unchanged.
+///
+/// Use it through the `actix-sse` crate (`use actix_sse::prelude::*;`), which also provides
+/// `send!`, `close!` and the runtime the expansion calls.
+///
+/// [`send!`]: https://docs.rs/actix-sse/latest/actix_sse/macro.send.html
+/// [`close!`]: https://docs.rs/actix-sse/latest/actix_sse/macro.close.html
+///
+/// # Syntax
+///
+/// ```text
+/// #[sse("/path", key = value, ..)]    a service:  App::new().service(name)
+/// #[sse(key = value, ..)]             a handler:  App::new().route("/path", web::get().to(name))
+///
+/// async fn name(extractors..) { .. send!(value); .. }                 push style
+/// async fn name(extractors..) -> Result<(), E> { .. send!(value)?; }  push style, fallible
+/// async fn name(extractors..) -> impl Stream<Item = T> { .. }         stream style
+/// ```
+///
+/// **With a path**, the function becomes a unit struct of the same name and visibility that
+/// implements actix-web's `HttpServiceFactory` (like actix-web's `#[get]`): it answers `GET`
+/// on that path. **Without a path**, it stays an `async fn` returning `impl Responder`, to be
+/// routed by hand; `name`, `guard` and `wrap` then belong where it is registered.
+///
+/// **Push style** (returns nothing or `Result<(), E>`): inside the body,
+///
+/// - `send!(value)` sends one event: an `Event` as is, a `String`/`&str` as its data; with
+///   `serialize = ..`, any value the serializer accepts.
+/// - `send!(value, event = .., id = .., retry = .., comment = ..)` sets fields (any of them,
+///   in any order; `retry` takes a `Duration` or a literal like `"3s"`).
+/// - `send!(..)` waits while the client is not reading (back-pressure) and evaluates to
+///   `Result<(), SendError>`, so `send!(x)?` works when `E: From<SendError>`. As a statement,
+///   `send!(x);` needs no handling: a refused event is logged (the stream being closed is
+///   not).
+/// - `close!()` ends the stream; nothing more is sent. `SseSession::close` does the same from
+///   anywhere.
+/// - An `Err` returned by the function is logged and ends the stream cleanly.
+///
+/// `send!` is rewritten only in the function's own body, including inside other macro calls
+/// such as `tokio::select!`; in a closure, an `async` block or a nested function, it is a
+/// compile error (they may run after the stream is gone).
+///
+/// **Stream style** (the return type names a `Stream`: `impl Stream<Item = T>`, `BoxStream`,
+/// `Pin<Box<dyn Stream<..>>>`, …): the function's result is the stream. Items are events or
+/// strings, or `Result`s of them (an `Err` item is logged and ends the stream); with
+/// `serialize = ..`, values for the serializer.
+///
+/// A bare `yield` in the function's body cannot work on stable Rust: rustc rejects `yield`
+/// syntax ("yield syntax is experimental") while it parses the attribute's input, before any
+/// macro could rewrite it (checked on rustc 1.95). Build the stream with
+/// `async_stream::stream! { .. yield value; .. }`, whose body rustc does not parse as code.
+///
+/// # Arguments
+///
+/// - `"/path"` (first, optional): the route, a string literal starting with `/`, with
+///   actix-web's `{dynamic}` segments. Present: a service; absent: a plain handler.
+/// - `heartbeat = "15s"`: the idle time after which a heartbeat is sent (default 15 s, a `:`
+///   comment line); an integer and a unit, `us`, `ms`, `s`, `m` or `h`, checked at compile
+///   time. `heartbeat = "off"` turns it off (a vanished client is then only noticed at the
+///   next event).
+/// - `heartbeat_event = expr`: what the heartbeat sends instead of the comment: an `Event`,
+///   or a string as its data (Ktor's `heartbeat { event = .. }`). Evaluated once per
+///   request.
+/// - `serialize = json | path::to::fn`: how `send!` values and stream items become the
+///   event's data: `json` (serde_json, one line) or any function `fn(&T) -> String` or
+///   `fn(&T) -> Result<String, E>`; a serializer error is logged and the event skipped.
+/// - `retry = "3s"`: sends `retry: 3000` first, so clients reconnect after that delay.
+/// - `name = "events"`: the resource name for `HttpRequest::url_for` (default: the function's
+///   name). Needs a path.
+/// - `guard = "fn_path"`: an extra guard, a function `fn(&GuardContext<'_>) -> bool` named in
+///   a string (as in actix-web's `#[get]`); may be repeated. Needs a path.
+/// - `wrap = "Middleware::new()"`: a middleware for this resource, an expression in a
+///   string; may be repeated. Needs a path.
+/// - `crate = "path"`: where the `actix-sse` crate is, if it is renamed in `Cargo.toml`
+///   (default `::actix_sse`).
+///
+/// Every mistake is a compile error on the offending token that says how to fix it.
+///
+/// # Examples
+///
+/// ```
+/// use actix_sse::{prelude::*, Stream};
+/// use actix_web::{web, App};
+/// use std::time::Duration;
+///
+/// // Push style, with a path: a service.
+/// #[sse("/events", heartbeat = "10s")]
+/// async fn events() {
+///     for i in 0..6 {
+///         send!(format!("this is SSE #{i}"), id = i);
+///         tokio::time::sleep(Duration::from_millis(10)).await;
+///     }
+/// }
+///
+/// // Extractors, resumption, JSON, a fallible handler.
+/// #[derive(serde::Serialize)]
+/// struct Message {
+///     room: String,
+///     text: String,
+/// }
+///
+/// #[sse("/rooms/{room}", serialize = json, retry = "3s")]
+/// async fn room(room: web::Path<String>, last: LastEventId) -> Result<(), actix_sse::SendError> {
+///     let start = last.as_deref().and_then(|id| id.parse().ok()).map_or(0, |id: u32| id + 1);
+///     for id in start..3 {
+///         let text = format!("message {id}");
+///         send!(Message { room: room.to_string(), text }, event = "message", id = id)?;
+///     }
+///     Ok(())
+/// }
+///
+/// // Stream style, without a path: a handler.
+/// #[sse(heartbeat = "off")]
+/// async fn feed() -> impl Stream<Item = Event> {
+///     async_stream::stream! {
+///         yield Event::data("hello");
+///         yield Event::data("world").event("greeting");
+///     }
+/// }
+///
+/// let app = App::new()
+///     .service(events)
+///     .service(room)
+///     .route("/feed", web::get().to(feed));
+/// # let _ = app;
+/// ```
+///
+/// # Expansion
+///
+/// `#[sse("/events", heartbeat = "10s")]` on `async fn events() { send!("hello"); }` is
+/// equivalent to this code, written with the public runtime API (the real expansion names
+/// everything through `::actix_sse::__private` and checks types at the user's tokens):
+///
+/// ```
+/// use actix_sse::{Sender, Sse};
+/// use actix_web::{dev::{AppService, HttpServiceFactory}, guard, Resource, Responder};
+/// use std::time::Duration;
+///
+/// #[allow(non_camel_case_types)]
+/// struct events;
+///
+/// impl HttpServiceFactory for events {
+///     fn register(self, config: &mut AppService) {
+///         async fn events() -> impl Responder {
+///             // The body, in a function with the user's signature plus the sender.
+///             async fn handler(tx: Sender) {
+///                 // `send!(x);` as a statement: a refused event is logged.
+///                 if let Err(e) = tx.send("hello").await {
+///                     log::warn!("event not sent: {e}");
+///                 }
+///             }
+///             Sse::from_fn(handler).heartbeat(Duration::from_secs(10))
+///         }
+///         let resource = Resource::new("/events")
+///             .name("events")
+///             .guard(guard::Get())
+///             .to(events);
+///         HttpServiceFactory::register(resource, config);
+///     }
+/// }
+/// # let _ = actix_web::App::new().service(events);
+/// ```
+///
+/// Without a path, only the inner `async fn events() -> impl Responder` is emitted. A stream
+/// handler calls the function and hands the stream to `Sse::from_stream` (or
+/// `Sse::from_serialized_stream`). `SSE_MACROS_DEBUG=1` in the environment of the build
+/// prints every expansion to stderr.
+///
+/// # Errors
+///
+/// A function that is not `async`:
+///
+/// ```compile_fail
+/// use actix_sse::prelude::*;
+///
+/// #[sse("/events")]
+/// fn events() { // error: `#[sse]` functions must be `async`
+///     send!("hello");
+/// }
+/// # fn main() {}
+/// ```
+///
+/// An unknown argument (with the closest known one suggested):
+///
+/// ```compile_fail
+/// use actix_sse::prelude::*;
+///
+/// #[sse("/events", hearbeat = "10s")] // error: unknown `#[sse]` argument `hearbeat`; did you mean `heartbeat`?
+/// async fn events() {
+///     send!("hello");
+/// }
+/// # fn main() {}
+/// ```
+///
+/// A duration that is not a duration:
+///
+/// ```compile_fail
+/// use actix_sse::prelude::*;
+///
+/// #[sse("/events", heartbeat = "10 seconds")] // error: invalid duration `10 seconds`
+/// async fn events() {}
+/// # fn main() {}
+/// ```
+///
+/// `send!` in a closure:
+///
+/// ```compile_fail
+/// use actix_sse::prelude::*;
+///
+/// #[sse("/events")]
+/// async fn events() {
+///     ["a", "b"].iter().for_each(|s| {
+///         send!(*s); // error: `send!` cannot be used inside a closure
+///     });
+/// }
+/// # fn main() {}
+/// ```
+///
+/// A value the serializer cannot take, reported on the value:
+///
+/// ```compile_fail
+/// use actix_sse::prelude::*;
+///
+/// struct NotSerialize;
+///
+/// #[sse("/events", serialize = json)]
+/// async fn events() {
+///     send!(NotSerialize); // error: `#[sse(serialize = ..)]` cannot send a `NotSerialize`
+/// }
+/// # fn main() {}
+/// ```
+///
+/// A stream of something that is not an event, reported on the return type:
+///
+/// ```compile_fail
+/// use actix_sse::{prelude::*, Stream};
+///
+/// #[sse("/events")]
+/// async fn events() -> impl Stream<Item = u32> { // error: `u32: StreamItem` is not satisfied
+///     futures_util::stream::iter(vec![1u32, 2])
+/// }
+/// # fn main() {}
+/// ```
+///
+/// `send!` outside `#[sse]`:
+///
+/// ```compile_fail
+/// use actix_sse::prelude::*;
+///
+/// async fn events() {
+///     send!("hello"); // error: `send!` can only be used directly in the body of an `#[sse]` function
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
-pub fn sse(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn sse(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = args::parse(args.into(), &mut errors);
+    let item2 = TokenStream2::from(item.clone());
+    let out = match syn::parse::<syn::ItemFn>(item) {
+        Ok(item) => {
+            let name = item.sig.ident.to_string();
+            let expanded = expand::expand(args, item, &mut errors);
+            let out = quote!(#errors #expanded);
+            if std::env::var_os("SSE_MACROS_DEBUG").is_some_and(|v| v == "1") {
+                eprintln!("#[sse] expansion of `{name}`:\n{out}\n");
+            }
+            out
+        }
+        Err(_) => {
+            // Not a function: say so, and leave the item as it was.
+            let span = item2
+                .clone()
+                .into_iter()
+                .next()
+                .map_or_else(proc_macro2::Span::call_site, |tt| tt.span());
+            errors.push(syn::Error::new(
+                span,
+                "`#[sse]` can only be used on an `async fn`, like \
+                 `#[sse(\"/events\")] async fn events() { send!(\"hello\"); }`",
+            ));
+            quote!(#errors #item2)
+        }
+    };
+    out.into()
+}
+
+/// The errors found so far; emitted together as `compile_error!`s, each on its token.
+#[derive(Default)]
+pub(crate) struct Errors(Vec<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        self.0.push(error);
+    }
+}
+
+impl ToTokens for Errors {
+    fn to_tokens(&self, tokens: &mut TokenStream2) {
+        for e in &self.0 {
+            tokens.extend(e.to_compile_error());
+        }
+    }
 }

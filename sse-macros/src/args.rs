@@ -1,0 +1,504 @@
+//! The attribute's arguments: `#[sse("/path", key = value, ..)]` → [`Args`].
+//!
+//! Every mistake is collected (not just the first) and reported on the offending token.
+
+use std::time::Duration;
+
+use proc_macro2::{Span, TokenStream};
+use syn::{
+    ext::IdentExt,
+    parse::{ParseStream, Parser},
+    spanned::Spanned,
+    Expr, Ident, LitStr, Path, Token,
+};
+
+use crate::Errors;
+
+/// The attribute's keys, in the order the docs list them. "expected one of …" and
+/// "did you mean …" are built from this table.
+pub(crate) const HEARTBEAT: &str = "heartbeat";
+pub(crate) const HEARTBEAT_EVENT: &str = "heartbeat_event";
+pub(crate) const SERIALIZE: &str = "serialize";
+pub(crate) const RETRY: &str = "retry";
+pub(crate) const NAME: &str = "name";
+pub(crate) const GUARD: &str = "guard";
+pub(crate) const WRAP: &str = "wrap";
+pub(crate) const CRATE: &str = "crate";
+pub(crate) const KEYS: &[&str] = &[
+    HEARTBEAT,
+    HEARTBEAT_EVENT,
+    SERIALIZE,
+    RETRY,
+    NAME,
+    GUARD,
+    WRAP,
+    CRATE,
+];
+
+/// Keys that other libraries use for what we call something else.
+const RENAMED: &[(&str, &str)] = &[
+    ("keep_alive", "heartbeat"),
+    ("keepalive", "heartbeat"),
+    ("interval", "heartbeat"),
+    ("ping", "heartbeat"),
+    ("serializer", "serialize"),
+    ("serde", "serialize"),
+    ("path", "the first argument: `#[sse(\"/events\")]`"),
+];
+
+/// Keys that do not exist because the thing they would set lives elsewhere.
+const NOT_HERE: &[(&str, &str)] = &[
+    (
+        "method",
+        "an SSE endpoint only answers `GET`; `#[sse]` sets the method guard itself",
+    ),
+    (
+        "event",
+        "the event name is set per event: `send!(value, event = \"name\")`",
+    ),
+    (
+        "id",
+        "the event id is set per event: `send!(value, id = ..)`",
+    ),
+];
+
+/// The example shown when the attribute's shape is wrong.
+pub(crate) const SHAPE: &str = "`#[sse(\"/path\", heartbeat = \"15s\")]`";
+
+/// A duration literal checked at compile time.
+#[derive(Clone, Copy)]
+pub(crate) struct DurationLit {
+    pub(crate) value: Duration,
+    pub(crate) span: Span,
+}
+
+pub(crate) enum Heartbeat {
+    Period(DurationLit),
+    Off,
+}
+
+pub(crate) enum Serialize {
+    /// `serialize = json`
+    Json(Span),
+    /// `serialize = path::to::fn`
+    Fn(Path),
+}
+
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) path: Option<LitStr>,
+    pub(crate) heartbeat: Option<Heartbeat>,
+    pub(crate) heartbeat_event: Option<(Ident, Expr)>,
+    pub(crate) serialize: Option<Serialize>,
+    pub(crate) retry: Option<DurationLit>,
+    pub(crate) name: Option<(Ident, LitStr)>,
+    pub(crate) guards: Vec<(Ident, Path)>,
+    pub(crate) wraps: Vec<(Ident, Expr)>,
+    pub(crate) krate: Option<Path>,
+}
+
+impl Args {
+    /// The path generated code names the facade by: `crate = ".."` or `::actix_sse`.
+    pub(crate) fn krate(&self) -> TokenStream {
+        match &self.krate {
+            Some(path) => quote::quote!(#path),
+            None => quote::quote!(::actix_sse),
+        }
+    }
+}
+
+/// Parses the attribute's arguments. Errors are pushed to `errors`; whatever parsed is
+/// returned, so expansion can still emit a stub of the right shape.
+pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
+    let mut args = Args::default();
+    let parser = |input: ParseStream<'_>| parse_into(input, &mut args, errors);
+    if let Err(e) = parser.parse2(tokens) {
+        errors.push(e);
+    }
+    args
+}
+
+fn parse_into(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> syn::Result<()> {
+    // Input: "/events", heartbeat = "10ms"
+    if input.peek(LitStr) {
+        let path: LitStr = input.parse()?;
+        check_path(&path, errors);
+        args.path = Some(path);
+        if input.is_empty() {
+            return Ok(());
+        }
+        input.parse::<Token![,]>()?;
+    }
+    let mut seen: Vec<String> = Vec::new();
+    while !input.is_empty() {
+        if input.peek(LitStr) {
+            let lit: LitStr = input.parse()?;
+            let msg = if args.path.is_some() {
+                "the route path is given twice; `#[sse]` takes one path"
+            } else {
+                "the route path must be the first argument, like `#[sse(\"/events\", heartbeat = \"15s\")]`"
+            };
+            errors.push(syn::Error::new(lit.span(), msg));
+        } else if !(input.peek(Ident::peek_any) && input.peek2(Token![=])) {
+            // Not `key = value`: a const, a macro call, a bare word …
+            let expr: Expr = input.parse()?;
+            let bare_key = match &expr {
+                Expr::Path(p) => p.path.get_ident().filter(|i| is_key(i)),
+                _ => None,
+            };
+            let msg = match bare_key {
+                Some(key) => format!("`{key}` needs a value, like {SHAPE}"),
+                None if seen.is_empty() && args.path.is_none() => {
+                    "the route path must be a string literal, like `#[sse(\"/events\")]`; \
+                     a const or a macro call cannot be read by `#[sse]`"
+                        .to_owned()
+                }
+                None => format!("expected `key = value`, like {SHAPE}"),
+            };
+            errors.push(syn::Error::new_spanned(&expr, msg));
+        } else {
+            let key = input.call(Ident::parse_any)?;
+            input.parse::<Token![=]>()?;
+            let name = key.to_string();
+            let repeatable = name == GUARD || name == WRAP;
+            if KEYS.contains(&name.as_str()) && !repeatable && seen.contains(&name) {
+                errors.push(syn::Error::new(
+                    key.span(),
+                    format!("`{name}` is set more than once; remove one of them"),
+                ));
+                // Parse the value anyway so the next key is read correctly.
+                let _ = input.parse::<Expr>()?;
+            } else {
+                parse_value(input, &key, args, errors)?;
+            }
+            seen.push(name);
+        }
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(())
+}
+
+fn is_key(ident: &Ident) -> bool {
+    KEYS.iter().any(|k| ident == k)
+}
+
+fn parse_value(
+    input: ParseStream<'_>,
+    key: &Ident,
+    args: &mut Args,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let name = key.to_string();
+    match name.as_str() {
+        HEARTBEAT => {
+            let Some(lit) = string_value(input, key, "\"15s\"", errors)? else {
+                return Ok(());
+            };
+            if lit.value() == "off" {
+                args.heartbeat = Some(Heartbeat::Off);
+            } else if let Some(d) = duration(&lit, HEARTBEAT, errors) {
+                if d.value.is_zero() {
+                    errors.push(syn::Error::new(
+                        lit.span(),
+                        "a heartbeat period of zero would send heartbeats in a busy loop; \
+                         use a positive duration like `heartbeat = \"15s\"`, or `heartbeat = \"off\"`",
+                    ));
+                } else {
+                    args.heartbeat = Some(Heartbeat::Period(d));
+                }
+            }
+        }
+        RETRY => {
+            let Some(lit) = string_value(input, key, "\"3s\"", errors)? else {
+                return Ok(());
+            };
+            args.retry = duration(&lit, RETRY, errors);
+        }
+        HEARTBEAT_EVENT => {
+            let expr: Expr = input.parse()?;
+            args.heartbeat_event = Some((key.clone(), expr));
+        }
+        SERIALIZE => {
+            let expr: Expr = input.parse()?;
+            match expr {
+                Expr::Path(p) if p.qself.is_none() && p.path.is_ident("json") => {
+                    args.serialize = Some(Serialize::Json(p.path.span()));
+                }
+                Expr::Path(p) if p.qself.is_none() => args.serialize = Some(Serialize::Fn(p.path)),
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) if s.value() == "json" => errors.push(syn::Error::new(
+                    s.span(),
+                    "`serialize` takes `json` or a path to a function, not a string: \
+                     write `serialize = json`",
+                )),
+                Expr::Closure(c) => errors.push(syn::Error::new_spanned(
+                    c,
+                    "`serialize` takes `json` or a path to a function, not a closure: \
+                     define `fn to_data(value: &T) -> String` and write `serialize = to_data`",
+                )),
+                other => errors.push(syn::Error::new_spanned(
+                    other,
+                    "`serialize` takes `json` or a path to a function `fn(&T) -> String` \
+                     (or `-> Result<String, E>`), like `serialize = json` or \
+                     `serialize = my_format::to_data`",
+                )),
+            }
+        }
+        NAME => {
+            if let Some(lit) = string_value(input, key, "\"events\"", errors)? {
+                if lit.value().is_empty() {
+                    errors.push(syn::Error::new(
+                        lit.span(),
+                        "the resource name cannot be empty",
+                    ));
+                } else {
+                    args.name = Some((key.clone(), lit));
+                }
+            }
+        }
+        GUARD => {
+            if let Some(lit) = string_value(input, key, "\"my_guard_fn\"", errors)? {
+                match lit.parse::<Path>() {
+                    Ok(path) => args.guards.push((key.clone(), path)),
+                    Err(_) => errors.push(syn::Error::new(
+                        lit.span(),
+                        "`guard` takes the path of a function `fn(&GuardContext<'_>) -> bool` \
+                         in a string, like `guard = \"my_guard_fn\"`",
+                    )),
+                }
+            }
+        }
+        WRAP => {
+            if let Some(lit) = string_value(input, key, "\"Logger::default()\"", errors)? {
+                match lit.parse::<Expr>() {
+                    Ok(expr) => args.wraps.push((key.clone(), expr)),
+                    Err(e) => errors.push(syn::Error::new(
+                        lit.span(),
+                        format!(
+                            "`wrap` takes a middleware expression in a string, \
+                             like `wrap = \"Logger::default()\"`: {e}"
+                        ),
+                    )),
+                }
+            }
+        }
+        CRATE => {
+            if let Some(lit) = string_value(input, key, "\"actix_sse\"", errors)? {
+                match lit.parse::<Path>() {
+                    Ok(path) => args.krate = Some(path),
+                    Err(_) => errors.push(syn::Error::new(
+                        lit.span(),
+                        "`crate` takes the path of the `actix-sse` crate as renamed in \
+                         Cargo.toml, like `crate = \"sse\"`",
+                    )),
+                }
+            }
+        }
+        _ => {
+            errors.push(unknown_key(key));
+            let _ = input.parse::<Expr>()?;
+        }
+    }
+    Ok(())
+}
+
+/// A value that must be a string literal; anything else is reported with an example.
+fn string_value(
+    input: ParseStream<'_>,
+    key: &Ident,
+    example: &str,
+    errors: &mut Errors,
+) -> syn::Result<Option<LitStr>> {
+    if input.peek(LitStr) {
+        return input.parse().map(Some);
+    }
+    let expr: Expr = input.parse()?;
+    errors.push(syn::Error::new_spanned(
+        &expr,
+        format!("`{key}` takes a string literal, like `{key} = {example}`"),
+    ));
+    Ok(None)
+}
+
+fn unknown_key(key: &Ident) -> syn::Error {
+    let name = key.to_string();
+    let expected = KEYS
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut msg = format!("unknown `#[sse]` argument `{name}`");
+    if let Some((_, why)) = NOT_HERE.iter().find(|(k, _)| *k == name) {
+        msg.push_str(&format!("; {why}"));
+        return syn::Error::new(key.span(), msg);
+    }
+    if let Some((_, to)) = RENAMED.iter().find(|(k, _)| *k == name) {
+        if to.starts_with("the ") {
+            msg.push_str(&format!("; the route path is {to}"));
+        } else {
+            msg.push_str(&format!("; did you mean `{to}`?"));
+        }
+        return syn::Error::new(key.span(), msg);
+    }
+    if let Some(close) = closest(&name, KEYS) {
+        msg.push_str(&format!("; did you mean `{close}`?"));
+    } else {
+        msg.push_str(&format!("; expected one of {expected}"));
+    }
+    syn::Error::new(key.span(), msg)
+}
+
+/// The closest candidate within an edit distance of a third of the word (at least 1).
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .iter()
+        .map(|c| (levenshtein(word, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Route paths must be absolute and have balanced `{}` (actix-web panics at startup
+/// otherwise).
+fn check_path(path: &LitStr, errors: &mut Errors) {
+    let value = path.value();
+    if !value.starts_with('/') {
+        errors.push(syn::Error::new(
+            path.span(),
+            format!("the route path must start with `/`: write `\"/{value}\"`"),
+        ));
+        return;
+    }
+    let mut depth = 0i32;
+    for c in value.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            break;
+        }
+    }
+    if depth != 0 {
+        errors.push(syn::Error::new(
+            path.span(),
+            "unbalanced `{` `}` in the route path; a dynamic segment looks like `\"/rooms/{room}\"`",
+        ));
+    }
+}
+
+/// `"250us"`, `"10ms"`, `"15s"`, `"1m"`, `"2h"` → a `Duration`, checked at compile time.
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '_')?;
+    let (digits, unit) = text.split_at(split);
+    let digits: String = digits.chars().filter(|c| *c != '_').collect();
+    if digits.is_empty() {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    match unit {
+        "us" | "µs" => Some(Duration::from_micros(n)),
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => None,
+    }
+}
+
+fn duration(lit: &LitStr, key: &str, errors: &mut Errors) -> Option<DurationLit> {
+    match parse_duration(&lit.value()) {
+        Some(value) => Some(DurationLit {
+            value,
+            span: lit.span(),
+        }),
+        None => {
+            let off = if key == HEARTBEAT {
+                ", or `\"off\"`"
+            } else {
+                ""
+            };
+            errors.push(syn::Error::new(
+                lit.span(),
+                format!(
+                    "invalid duration `{}`: expected an integer and a unit \
+                     (`us`, `ms`, `s`, `m` or `h`) with no space, like `\"10ms\"` or `\"15s\"`{off}",
+                    lit.value()
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// The tokens of `::core::time::Duration::from_…(n)` for a checked duration.
+pub(crate) fn duration_tokens(d: &DurationLit) -> TokenStream {
+    let span = d.span;
+    let v = d.value;
+    if v.subsec_nanos() == 0 {
+        let secs = v.as_secs();
+        quote::quote_spanned!(span=> ::core::time::Duration::from_secs(#secs))
+    } else if v.subsec_nanos() % 1_000_000 == 0 {
+        let ms = v.as_millis() as u64;
+        quote::quote_spanned!(span=> ::core::time::Duration::from_millis(#ms))
+    } else {
+        let us = v.as_micros() as u64;
+        quote::quote_spanned!(span=> ::core::time::Duration::from_micros(#us))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10ms"), Some(Duration::from_millis(10)));
+        assert_eq!(parse_duration("15s"), Some(Duration::from_secs(15)));
+        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("250us"), Some(Duration::from_micros(250)));
+        assert_eq!(parse_duration("1_000ms"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        for bad in [
+            "",
+            "10",
+            "ms",
+            "10 ms",
+            "1.5s",
+            "-1s",
+            "10sec",
+            "99999999999999999999s",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(closest("hearbeat", KEYS), Some("heartbeat"));
+        assert_eq!(closest("serialise", KEYS), Some("serialize"));
+        assert_eq!(closest("heartbeat_evnt", KEYS), Some("heartbeat_event"));
+        assert_eq!(closest("zzz", KEYS), None);
+    }
+}

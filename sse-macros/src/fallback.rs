@@ -1,0 +1,40 @@
+//! What is emitted when the function cannot become a handler (generic, takes `self`, …):
+//! a stub of the expected shape next to the errors, so that `App::new().service(events)`
+//! or `web::get().to(feed)` elsewhere produce no follow-on errors.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ItemFn;
+
+use crate::{args::Args, expand::split_attrs};
+
+// Input:  #[sse("/events")] async fn events<T>() { .. }
+// Output: struct events; impl HttpServiceFactory for events { fn register(..) {} }
+// Input:  #[sse] async fn feed<T>() { .. }
+// Output: async fn feed() -> HttpResponse { unreachable!() }
+pub(crate) fn stub(args: &Args, item: &ItemFn) -> TokenStream {
+    let krate = args.krate();
+    let aw = quote!(#krate::__private::actix_web);
+    let name = &item.sig.ident;
+    let vis = &item.vis;
+    let (outer_attrs, _) = split_attrs(&item.attrs);
+    let cfgs = outer_attrs.iter().filter(|a| a.path().is_ident("cfg"));
+    match &args.path {
+        Some(_) => quote! {
+            #(#outer_attrs)*
+            #[allow(non_camel_case_types)]
+            #vis struct #name;
+
+            #(#cfgs)*
+            impl #aw::dev::HttpServiceFactory for #name {
+                fn register(self, _: &mut #aw::dev::AppService) {}
+            }
+        },
+        None => quote! {
+            #(#outer_attrs)*
+            #vis async fn #name() -> #aw::HttpResponse {
+                ::core::unreachable!()
+            }
+        },
+    }
+}

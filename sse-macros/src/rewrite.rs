@@ -1,0 +1,542 @@
+//! The body rewrite: `send!` and `close!` become calls on the stream's `Sender`.
+//!
+//! Only the handler's own body is rewritten. Closures, async blocks and nested items run
+//! on their own schedule (or not at all) and have no sender: `send!` found there is
+//! reported with our own message and replaced by a placeholder of the same type, so the
+//! facade's fallback `send!` does not report it a second time.
+
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::{
+    ext::IdentExt,
+    parse::{ParseStream, Parser},
+    spanned::Spanned,
+    visit_mut::{self, VisitMut},
+    Block, Expr, Lit, LitStr, Macro, MacroDelimiter, Stmt, Token,
+};
+
+use crate::{args, Errors};
+
+/// How `send!` is expanded.
+pub(crate) enum Mode {
+    /// Push handler: through the sender, plain or with a serializer (the tokens of the
+    /// serializer's path: `Json` or the user's function).
+    Push { serializer: Option<TokenStream> },
+    /// Stream handler: there is no sender; `send!` is a mistake.
+    Stream,
+}
+
+/// Where the visitor is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Body,
+    Closure,
+    Async,
+    Item,
+}
+
+/// Fields allowed after the value in `send!(value, field = ..)`.
+const FIELDS: &[&str] = &["event", "id", "retry", "comment"];
+
+pub(crate) struct Rewrite<'a> {
+    pub(crate) krate: &'a TokenStream,
+    pub(crate) tx: &'a Ident,
+    pub(crate) mode: Mode,
+    pub(crate) errors: &'a mut Errors,
+    scope: Scope,
+    /// The paths the user wrote (`send`, `actix_sse::close`, …), once each: the rewrite
+    /// removes the invocations, so the block gets `use <path> as _;` to keep the user's
+    /// `use actix_sse::send;` from being reported as unused.
+    used: Vec<TokenStream>,
+}
+
+impl<'a> Rewrite<'a> {
+    pub(crate) fn new(
+        krate: &'a TokenStream,
+        tx: &'a Ident,
+        mode: Mode,
+        errors: &'a mut Errors,
+    ) -> Self {
+        Rewrite {
+            krate,
+            tx,
+            mode,
+            errors,
+            scope: Scope::Body,
+            used: Vec::new(),
+        }
+    }
+
+    pub(crate) fn block(&mut self, block: &mut Block) {
+        self.visit_block_mut(block);
+        // Input:  use actix_sse::send;  ..  { send!(x); }
+        // Output: use actix_sse::send;  ..  { #[allow(unused_imports)] use send as _; .. }
+        let uses = self
+            .used
+            .iter()
+            .map(|path| -> Stmt { syn::parse_quote!(#[allow(unused_imports)] use #path as _;) });
+        block.stmts.splice(0..0, uses.collect::<Vec<_>>());
+    }
+
+    fn record(&mut self, path: TokenStream) {
+        let text = path.to_string();
+        if !self.used.iter().any(|p| p.to_string() == text) {
+            self.used.push(path);
+        }
+    }
+
+    fn nested<T>(&mut self, scope: Scope, node: &mut T, visit: fn(&mut Self, &mut T)) {
+        let outer = self.scope;
+        // Inside a nested item, closures and async blocks are reported as the item.
+        if outer != Scope::Item {
+            self.scope = scope;
+        }
+        visit(self, node);
+        self.scope = outer;
+    }
+
+    /// `send!`/`close!` → its expansion, or an error and a placeholder.
+    fn expand(&mut self, mac: &Macro, kind: Kind, stmt: bool) -> TokenStream {
+        match self.try_expand(mac, kind, stmt) {
+            Ok(tokens) => tokens,
+            Err(e) => {
+                self.errors.push(e);
+                // Still evaluate what was given (when it parses), so the user's variables
+                // are used and no "unused variable" warning follows the error.
+                let used = match parse_send.parse2(mac.tokens.clone()) {
+                    Ok(args) if kind == Kind::Send => {
+                        let exprs =
+                            std::iter::once(&args.value).chain(args.fields.iter().map(|(_, e)| e));
+                        quote!(#(let _ = &(#exprs);)*)
+                    }
+                    _ => TokenStream::new(),
+                };
+                let placeholder = self.placeholder(kind, stmt);
+                quote!({ #used #placeholder })
+            }
+        }
+    }
+
+    fn placeholder(&self, kind: Kind, stmt: bool) -> TokenStream {
+        let krate = self.krate;
+        match (kind, stmt) {
+            (_, true) | (Kind::Close, false) => quote!(()),
+            (Kind::Send, false) => quote! {
+                ::core::result::Result::<(), #krate::__private::SendError>::Ok(())
+            },
+        }
+    }
+
+    fn try_expand(&self, mac: &Macro, kind: Kind, stmt: bool) -> syn::Result<TokenStream> {
+        let span = mac
+            .path
+            .segments
+            .last()
+            .map_or(Span::call_site(), |s| s.ident.span());
+        let name = kind.name();
+        match (&self.mode, self.scope) {
+            (Mode::Stream, _) => {
+                return Err(syn::Error::new(
+                    span,
+                    format!(
+                        "`{name}!` cannot be used in an `#[sse]` function that returns a `Stream`: \
+                         there is no sender; {}",
+                        match kind {
+                            Kind::Send => "yield the item from the stream instead \
+                                           (`yield value;` inside `async_stream::stream!`)",
+                            Kind::Close => "end the stream instead, or take an `SseSession` \
+                                            and call `session.close()`",
+                        }
+                    ),
+                ))
+            }
+            (_, Scope::Body) => {}
+            (_, scope) => {
+                let (where_, why) = match scope {
+                    Scope::Closure => ("a closure", "a closure may run later or elsewhere"),
+                    Scope::Async => (
+                        "an `async` block",
+                        "an async block is a separate future that may outlive the stream",
+                    ),
+                    _ => (
+                        "a nested item",
+                        "a nested function has no access to the stream",
+                    ),
+                };
+                let fix = match (kind, scope) {
+                    (Kind::Send, Scope::Closure) => {
+                        "move the `send!` into the function body, for example by collecting \
+                         the values first and sending them in a `for` loop"
+                    }
+                    (Kind::Send, Scope::Async) => {
+                        "move the `send!` into the function body and `.await` there; to wait \
+                         on several futures, use `tokio::select!`, whose arms may use `send!`"
+                    }
+                    (Kind::Send, _) => {
+                        "move the `send!` into the function body, and have the nested \
+                         function return the value to send"
+                    }
+                    (Kind::Close, _) => {
+                        "move `close!()` into the function body, or take an `SseSession` \
+                         and call `session.close()`"
+                    }
+                };
+                return Err(syn::Error::new(
+                    span,
+                    format!(
+                        "`{name}!` cannot be used inside {where_} in an `#[sse]` function: {why}; {fix}"
+                    ),
+                ));
+            }
+        }
+        let tx = self.tx;
+        let krate = self.krate;
+        let call = match kind {
+            // Input:  close!()
+            // Output: __tx.close()
+            Kind::Close => {
+                if !mac.tokens.is_empty() {
+                    return Err(syn::Error::new_spanned(
+                        &mac.tokens,
+                        "`close!` takes no arguments: write `close!()`",
+                    ));
+                }
+                quote_spanned!(span=> #tx.close())
+            }
+            Kind::Send => self.send_call(mac, span)?,
+        };
+        Ok(if stmt && kind == Kind::Send {
+            // Input:  send!(x);
+            // Output: ::actix_sse::__private::unhandled(__tx.send(x).await);
+            // A statement drops the result: `unhandled` logs a refused event instead of a
+            // `must_use` warning in the user's code.
+            quote_spanned!(span=> #krate::__private::unhandled(#call))
+        } else {
+            call
+        })
+    }
+
+    fn send_call(&self, mac: &Macro, span: Span) -> syn::Result<TokenStream> {
+        let tx = self.tx;
+        let krate = self.krate;
+        if mac.tokens.is_empty() {
+            return Err(syn::Error::new(
+                span,
+                "`send!` needs a value: `send!(\"data\")`, `send!(event)`, or \
+                 `send!(value, event = \"name\", id = ..)`",
+            ));
+        }
+        let parsed = parse_send.parse2(mac.tokens.clone())?;
+        let value = &parsed.value;
+        let vspan = value.span();
+        let mut fields = TokenStream::new();
+        for (name, expr) in &parsed.fields {
+            let method = match name.to_string().as_str() {
+                "comment" => Ident::new("with_comment", name.span()),
+                other => Ident::new(other, name.span()),
+            };
+            let arg = match (name == "retry", expr) {
+                // `retry = "3s"` is checked at compile time, like the attribute's.
+                (
+                    true,
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Str(s), ..
+                    }),
+                ) => duration_arg(s)?,
+                _ => expr.to_token_stream(),
+            };
+            fields.extend(quote_spanned!(expr.span()=> .#method(#arg)));
+        }
+        // Every generated token is at the value (location and context): a type error (the
+        // value is not an event, the serializer cannot take it) is then reported once, on
+        // the value, instead of once per generated expression around it.
+        let tx = Ident::new(&tx.to_string(), tx.span().located_at(vspan));
+        let krate = set_span(krate.clone(), vspan);
+        Ok(match &self.mode {
+            // Input:  send!(value)
+            // Output: Sender::send(&__tx, value).await
+            Mode::Push { serializer: None } if parsed.fields.is_empty() => {
+                quote_spanned!(vspan=> #krate::__private::Sender::send(&#tx, #value).await)
+            }
+            // Input:  send!(value, event = "e", id = 1)
+            // Output: Sender::send(&__tx, IntoEvent::into_event(value).event("e").id(1)).await
+            Mode::Push { serializer: None } => {
+                quote_spanned! {vspan=>
+                    #krate::__private::Sender::send(
+                        &#tx,
+                        #krate::__private::IntoEvent::into_event(#value) #fields,
+                    )
+                    .await
+                }
+            }
+            // Input:  send!(value, event = "e")   with `serialize = json`
+            // Output: send_serialized(&__tx, &value, &Json, Event::new().event("e")).await
+            Mode::Push {
+                serializer: Some(ser),
+            } => {
+                let ser = set_span(ser.clone(), vspan);
+                quote_spanned! {vspan=>
+                    #krate::__private::send_serialized(
+                        &#tx,
+                        &(#value),
+                        &#ser,
+                        #krate::__private::Event::new() #fields,
+                    )
+                    .await
+                }
+            }
+            Mode::Stream => unreachable!("reported before"),
+        })
+    }
+
+    /// Rewrites `send!`/`close!` inside the tokens of another macro call (`tokio::select!`,
+    /// `tokio::join!`, `vec!`, …), whose body syn cannot see as code.
+    fn tokens(&mut self, tokens: TokenStream) -> TokenStream {
+        let tts: Vec<TokenTree> = tokens.into_iter().collect();
+        let mut out: Vec<TokenTree> = Vec::with_capacity(tts.len());
+        let mut i = 0;
+        while i < tts.len() {
+            if let (
+                TokenTree::Ident(ident),
+                Some(TokenTree::Punct(bang)),
+                Some(TokenTree::Group(group)),
+            ) = (&tts[i], tts.get(i + 1), tts.get(i + 2))
+            {
+                if let (Some(kind), '!') = (Kind::of(ident), bang.as_char()) {
+                    let prefix = path_prefix(&out);
+                    let stmt = group.delimiter() == Delimiter::Brace
+                        || matches!(tts.get(i + 3), Some(TokenTree::Punct(p)) if p.as_char() == ';');
+                    let mac = Macro {
+                        path: ident.clone().into(),
+                        bang_token: Token![!](bang.span()),
+                        delimiter: match group.delimiter() {
+                            Delimiter::Brace => MacroDelimiter::Brace(Default::default()),
+                            Delimiter::Bracket => MacroDelimiter::Bracket(Default::default()),
+                            _ => MacroDelimiter::Paren(Default::default()),
+                        },
+                        tokens: group.stream(),
+                    };
+                    let path: TokenStream = out
+                        .drain(out.len() - prefix..)
+                        .chain([tts[i].clone()])
+                        .collect();
+                    self.record(path);
+                    let expanded = self.expand(&mac, kind, stmt);
+                    // One token tree, so it composes with whatever the macro puts around it.
+                    let mut g = Group::new(Delimiter::None, expanded);
+                    g.set_span(ident.span());
+                    out.push(TokenTree::Group(g));
+                    i += 3;
+                    continue;
+                }
+            }
+            match &tts[i] {
+                TokenTree::Group(g) => {
+                    let mut ng = Group::new(g.delimiter(), self.tokens(g.stream()));
+                    ng.set_span(g.span());
+                    out.push(TokenTree::Group(ng));
+                }
+                other => out.push(other.clone()),
+            }
+            i += 1;
+        }
+        out.into_iter().collect()
+    }
+}
+
+/// `tokens` with every span set to `span`, location and name resolution: for generated
+/// absolute paths, where only the location matters.
+pub(crate) fn set_span(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(g) = &tt {
+                let mut ng = Group::new(g.delimiter(), set_span(g.stream(), span));
+                ng.set_span(span);
+                tt = TokenTree::Group(ng);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
+/// How many trailing tokens of `out` are a path prefix like `actix_sse::` or `::actix_sse::`.
+fn path_prefix(out: &[TokenTree]) -> usize {
+    let mut n = 0;
+    loop {
+        let len = out.len() - n;
+        let colons = len >= 2
+            && matches!(&out[len - 1], TokenTree::Punct(p) if p.as_char() == ':')
+            && matches!(&out[len - 2], TokenTree::Punct(p) if p.as_char() == ':');
+        if !colons {
+            return n;
+        }
+        n += 2;
+        if len >= 3 && matches!(&out[len - 3], TokenTree::Ident(_)) {
+            n += 1;
+        } else {
+            return n;
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Send,
+    Close,
+}
+
+impl Kind {
+    fn of(ident: &Ident) -> Option<Kind> {
+        if ident == "send" {
+            Some(Kind::Send)
+        } else if ident == "close" {
+            Some(Kind::Close)
+        } else {
+            None
+        }
+    }
+
+    fn of_macro(mac: &Macro) -> Option<Kind> {
+        mac.path.segments.last().and_then(|s| Kind::of(&s.ident))
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Send => "send",
+            Kind::Close => "close",
+        }
+    }
+}
+
+struct SendArgs {
+    value: Expr,
+    fields: Vec<(Ident, Expr)>,
+}
+
+/// `value` then `, field = expr` pairs; unknown, duplicate and valueless fields are errors
+/// on the field.
+fn parse_send(input: ParseStream<'_>) -> syn::Result<SendArgs> {
+    let value: Expr = input.parse()?;
+    let mut fields: Vec<(Ident, Expr)> = Vec::new();
+    while !input.is_empty() {
+        input.parse::<Token![,]>()?;
+        if input.is_empty() {
+            break;
+        }
+        let name = input.call(Ident::parse_any)?;
+        let text = name.to_string();
+        if !FIELDS.contains(&text.as_str()) {
+            let mut msg = format!("unknown `send!` field `{text}`");
+            if text == "data" {
+                msg.push_str("; the data is the first argument: `send!(data, event = ..)`");
+            } else if let Some(close) = args::closest(&text, FIELDS) {
+                msg.push_str(&format!("; did you mean `{close}`?"));
+            } else {
+                msg.push_str("; expected one of `event`, `id`, `retry`, `comment`");
+            }
+            return Err(syn::Error::new(name.span(), msg));
+        }
+        if fields.iter().any(|(n, _)| *n == name) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("`{text}` is set more than once in this `send!`; remove one of them"),
+            ));
+        }
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("`{text}` needs a value: `send!(value, {text} = ..)`"),
+            ));
+        }
+        let eq: Token![=] = input.parse()?;
+        if input.is_empty() || input.peek(Token![,]) {
+            return Err(syn::Error::new(
+                eq.span,
+                format!("`{text}` needs a value after `=`: `send!(value, {text} = ..)`"),
+            ));
+        }
+        fields.push((name, input.parse()?));
+    }
+    Ok(SendArgs { value, fields })
+}
+
+fn duration_arg(lit: &LitStr) -> syn::Result<TokenStream> {
+    match args::parse_duration(&lit.value()) {
+        Some(value) => Ok(args::duration_tokens(&args::DurationLit {
+            value,
+            span: lit.span(),
+        })),
+        None => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "invalid duration `{}`: expected an integer and a unit (`us`, `ms`, `s`, `m` \
+                 or `h`) with no space, like `retry = \"3s\"`, or a `Duration` expression",
+                lit.value()
+            ),
+        )),
+    }
+}
+
+impl VisitMut for Rewrite<'_> {
+    fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+        if let Stmt::Macro(m) = stmt {
+            if let Some(kind) = Kind::of_macro(&m.mac) {
+                self.record(m.mac.path.to_token_stream());
+                // `send!(x);` or `send! { x }` is a statement; a tail `send!(x)` is a value.
+                let is_stmt =
+                    m.semi_token.is_some() || matches!(m.mac.delimiter, MacroDelimiter::Brace(_));
+                let tokens = self.expand(&m.mac, kind, is_stmt);
+                let semi = match (m.semi_token, is_stmt) {
+                    (None, true) => Some(Token![;](Span::call_site())),
+                    (semi, _) => semi,
+                };
+                *stmt = Stmt::Expr(Expr::Verbatim(tokens), semi);
+                return;
+            }
+            m.mac.tokens = self.tokens(std::mem::take(&mut m.mac.tokens));
+            return;
+        }
+        visit_mut::visit_stmt_mut(self, stmt);
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Macro(m) => {
+                if let Some(kind) = Kind::of_macro(&m.mac) {
+                    self.record(m.mac.path.to_token_stream());
+                    *expr = Expr::Verbatim(self.expand(&m.mac, kind, false));
+                } else {
+                    m.mac.tokens = self.tokens(std::mem::take(&mut m.mac.tokens));
+                }
+            }
+            Expr::Closure(c) => self.nested(Scope::Closure, c, visit_mut::visit_expr_closure_mut),
+            Expr::Async(a) => self.nested(Scope::Async, a, visit_mut::visit_expr_async_mut),
+            Expr::Yield(y) => {
+                self.errors.push(syn::Error::new(
+                    y.yield_token.span,
+                    "bare `yield` does not work in an `#[sse]` function on stable Rust: \
+                     use `send!(value)` to send an event, or return \
+                     `impl Stream<Item = Event>` built with \
+                     `async_stream::stream! { yield value; }`",
+                ));
+                *expr = Expr::Verbatim(quote!(()));
+            }
+            _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_item_mut(&mut self, item: &mut syn::Item) {
+        if let syn::Item::Macro(m) = item {
+            // `macro_rules!` and other item macros: their tokens may be expanded anywhere.
+            let outer = self.scope;
+            self.scope = Scope::Item;
+            m.mac.tokens = self.tokens(std::mem::take(&mut m.mac.tokens));
+            self.scope = outer;
+            return;
+        }
+        self.nested(Scope::Item, item, visit_mut::visit_item_mut);
+    }
+}

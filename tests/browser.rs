@@ -1,0 +1,140 @@
+//! The demo page in a real browser: Debian's headless Chromium, driven by playwright-core
+//! (`tests/browser/check.mjs`), against the demo's own routes on 127.0.0.1. Asserts what a
+//! person would see and saves a screenshot to `target/browser/demo.png`.
+//!
+//! Needs `chromium` and `npm ci` in `tests/browser` (`.ci/run` does both). Without them the
+//! test is skipped locally with a message, and fails under CI (`CI` set).
+
+mod common;
+
+#[path = "../examples/demo/main.rs"]
+#[allow(dead_code)]
+mod demo;
+
+use std::{path::PathBuf, process::Command};
+
+use actix_web::App;
+use serde_json::Value;
+
+fn missing_prerequisite() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let driver = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/browser/node_modules/playwright-core");
+    if !PathBuf::from(&chromium).exists() {
+        return Some(format!(
+            "{chromium} not found (apt-get install -y chromium)"
+        ));
+    }
+    if !driver.exists() {
+        return Some("playwright-core not installed (cd tests/browser && npm ci)".into());
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("node not found (apt-get install -y nodejs npm)".into());
+    }
+    None
+}
+
+#[actix_web::test]
+async fn the_demo_page_shows_every_stream() {
+    if let Some(why) = missing_prerequisite() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "browser test cannot run in CI: {why}"
+        );
+        eprintln!("SKIPPED the_demo_page_shows_every_stream: {why}");
+        return;
+    }
+    let (addr, _srv) = serve!(
+        || App::new().configure(demo::configure),
+        |s: actix_web::HttpServer<_, _, _, _>| s.h1_allow_half_closed(false)
+    );
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let shot = root.join("target/browser/demo.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    let script = root.join("tests/browser/check.mjs");
+    let url = format!("http://{addr}/");
+    let out = common::within(
+        90,
+        "the browser check",
+        actix_web::rt::task::spawn_blocking(move || {
+            Command::new("node")
+                .arg(script)
+                .arg(url)
+                .arg(&shot)
+                .output()
+        }),
+    )
+    .await
+    .unwrap()
+    .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser check failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("JSON report");
+    let seen = &report["seen"];
+    eprintln!("browser saw: {seen}");
+
+    // /events: the six messages, in order.
+    let events: Vec<&str> = seen["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        (0..6)
+            .map(|i| format!("this is SSE #{i}"))
+            .collect::<Vec<_>>()
+    );
+    // /json: both objects, rendered, with Ktor's camelCase names.
+    assert_eq!(
+        seen["json"],
+        serde_json::json!([{"id":0,"firstName":"Jet","lastName":"Brains"},{"id":0,"prices":[100,200]}])
+    );
+    // /heartbeat: counted, and at roughly 100 per second (10 ms period; ≥ 40/s).
+    assert!(seen["heartbeatCount"].as_u64().unwrap() >= 200, "{seen}");
+    assert!(seen["heartbeatRate"].as_u64().unwrap() >= 40, "{seen}");
+    // /clock: a time is shown.
+    let clock = seen["clock"].as_str().unwrap();
+    assert!(clock.len() == 8 && clock.as_bytes()[2] == b':', "{clock}");
+    // /counter: the reconnect resumed after the last id seen, and the ids go on.
+    let log = seen["counterLog"].to_string();
+    assert!(
+        log.contains("fresh start") && log.contains("resumed after id 4"),
+        "{log}"
+    );
+    let ids: Vec<u64> = seen["counterIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ids[..10], (0..10).collect::<Vec<_>>()[..], "{ids:?}");
+    // /feed (no path in the attribute): greeting + three items.
+    let feed = seen["feed"].as_array().unwrap();
+    assert!(feed[0].as_str().unwrap().starts_with("hello, "), "{feed:?}");
+    assert_eq!(
+        feed[1..4],
+        [
+            serde_json::json!("feed item 1"),
+            serde_json::json!("feed item 2"),
+            serde_json::json!("feed item 3")
+        ]
+    );
+    // The screenshot is a page, not a blank.
+    let shot = &report["screenshot"];
+    assert!(
+        shot["distinct"].as_u64().unwrap() > 50,
+        "screenshot looks blank: {shot}"
+    );
+    assert!(
+        report["consoleErrors"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+}

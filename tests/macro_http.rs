@@ -1,0 +1,420 @@
+//! `#[sse]` handlers served by a real actix-web server on 127.0.0.1, read with a real client
+//! (`awc`) and an independent SSE parser (`eventsource-stream`). Every wait is bounded.
+
+mod common;
+
+use std::{
+    fmt,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use actix_sse::{prelude::*, SendError, Stream};
+use actix_web::{guard::GuardContext, web, App, HttpRequest};
+use common::{events, within, Parsed};
+use futures_util::StreamExt;
+
+fn ev(event: &str, data: &str, id: &str) -> Parsed {
+    Parsed {
+        event: event.into(),
+        data: data.into(),
+        id: id.into(),
+    }
+}
+
+/// Every event until the stream ends, within `secs`.
+async fn all(stream: impl Stream<Item = Parsed> + Unpin, secs: u64) -> Vec<Parsed> {
+    within(secs, "the stream to end", stream.collect::<Vec<_>>()).await
+}
+
+// --- push style, both route shapes ------------------------------------------------------
+
+#[sse("/count")]
+async fn count() {
+    for i in 0..3 {
+        send!(format!("n{i}"), id = i);
+    }
+    send!(Event::data("last").event("done"));
+}
+
+#[sse(heartbeat = "1s")]
+async fn feed(
+    name: web::Path<String>,
+    query: web::Query<std::collections::HashMap<String, String>>,
+    state: web::Data<String>,
+    req: HttpRequest,
+) {
+    send!(name.into_inner(), event = "path");
+    send!(query.get("q").cloned().unwrap_or_default(), event = "query");
+    send!(state.get_ref().clone(), event = "data");
+    send!(req.path().to_owned(), event = "request");
+}
+
+#[actix_web::test]
+async fn push_handlers_with_and_without_a_path() {
+    let (addr, _srv) = serve!(|| App::new()
+        .app_data(web::Data::new(String::from("shared")))
+        .service(count)
+        .route("/feed/{name}", web::get().to(feed)));
+
+    let (status, headers, stream) = events(&format!("http://{addr}/count"), &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers.get("content-type").unwrap(), "text/event-stream");
+    assert_eq!(
+        all(stream, 5).await,
+        vec![
+            ev("message", "n0", "0"),
+            ev("message", "n1", "1"),
+            ev("message", "n2", "2"),
+            ev("done", "last", "2"),
+        ]
+    );
+
+    let (status, _, stream) = events(&format!("http://{addr}/feed/ada?q=hello"), &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        all(stream, 5).await,
+        vec![
+            ev("path", "ada", ""),
+            ev("query", "hello", ""),
+            ev("data", "shared", ""),
+            ev("request", "/feed/ada", ""),
+        ]
+    );
+
+    // GET only: the attribute sets the method guard.
+    let resp = within(
+        5,
+        "POST",
+        awc::Client::new()
+            .post(format!("http://{addr}/count"))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 404);
+}
+
+// --- stream style ----------------------------------------------------------------------------
+
+#[sse("/stream/{n}")]
+async fn counted(n: web::Path<u32>) -> impl Stream<Item = Event> {
+    let n = n.into_inner();
+    async_stream::stream! {
+        for i in 0..n {
+            yield Event::data(format!("s{i}"));
+        }
+    }
+}
+
+#[sse("/results")]
+async fn results() -> impl Stream<Item = Result<String, std::io::Error>> {
+    futures_util::stream::iter(vec![
+        Ok("ok".to_owned()),
+        Err(std::io::Error::other("boom")),
+        Ok("never".to_owned()),
+    ])
+}
+
+#[actix_web::test]
+async fn stream_handlers() {
+    let (addr, _srv) = serve!(|| App::new().service(counted).service(results));
+    let (_, _, stream) = events(&format!("http://{addr}/stream/3"), &[]).await;
+    let data: Vec<_> = all(stream, 5).await.into_iter().map(|e| e.data).collect();
+    assert_eq!(data, ["s0", "s1", "s2"]);
+
+    // An `Err` item ends the stream cleanly.
+    let (_, _, stream) = events(&format!("http://{addr}/results"), &[]).await;
+    let data: Vec<_> = all(stream, 5).await.into_iter().map(|e| e.data).collect();
+    assert_eq!(data, ["ok"]);
+}
+
+// --- heartbeat ---------------------------------------------------------------------------
+
+#[sse("/hb", heartbeat = "10ms", heartbeat_event = Event::data("heartbeat").event("hb"))]
+async fn heartbeat() {
+    send!("start");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send!("end");
+}
+
+#[actix_web::test]
+async fn heartbeat_event_is_sent_while_idle() {
+    let (addr, _srv) = serve!(|| App::new().service(heartbeat));
+    let (_, _, stream) = events(&format!("http://{addr}/hb"), &[]).await;
+    let got = all(stream, 5).await;
+    assert_eq!(got.first(), Some(&ev("message", "start", "")));
+    assert_eq!(got.last(), Some(&ev("message", "end", "")));
+    let beats = got
+        .iter()
+        .filter(|e| **e == ev("hb", "heartbeat", ""))
+        .count();
+    assert!(beats >= 2, "expected heartbeats while idle, got {got:?}");
+    assert_eq!(beats, got.len() - 2, "only heartbeats in between: {got:?}");
+}
+
+// --- serializers --------------------------------------------------------------------------
+
+#[derive(serde::Serialize)]
+struct Customer {
+    id: u32,
+    first_name: String,
+}
+
+#[sse("/json", serialize = json)]
+async fn json() {
+    send!(Customer {
+        id: 0,
+        first_name: "Jet".into()
+    });
+    send!(vec![100, 200], event = "prices", id = "p1");
+}
+
+fn shout(c: &Customer) -> String {
+    format!("{}:{}", c.id, c.first_name.to_uppercase())
+}
+
+#[sse("/custom", serialize = shout)]
+async fn custom() {
+    send!(Customer {
+        id: 7,
+        first_name: "ada".into()
+    });
+}
+
+#[sse("/json-stream", serialize = json)]
+async fn json_stream() -> impl Stream<Item = Customer> {
+    futures_util::stream::iter((1..=2).map(|id| Customer {
+        id,
+        first_name: "x".into(),
+    }))
+}
+
+#[actix_web::test]
+async fn serialize_json_and_custom_fn() {
+    let (addr, _srv) = serve!(|| App::new()
+        .service(json)
+        .service(custom)
+        .service(json_stream));
+    let (_, _, stream) = events(&format!("http://{addr}/json"), &[]).await;
+    assert_eq!(
+        all(stream, 5).await,
+        vec![
+            ev("message", r#"{"id":0,"first_name":"Jet"}"#, ""),
+            ev("prices", "[100,200]", "p1"),
+        ]
+    );
+    let (_, _, stream) = events(&format!("http://{addr}/custom"), &[]).await;
+    assert_eq!(all(stream, 5).await, vec![ev("message", "7:ADA", "")]);
+    let (_, _, stream) = events(&format!("http://{addr}/json-stream"), &[]).await;
+    let data: Vec<_> = all(stream, 5).await.into_iter().map(|e| e.data).collect();
+    assert_eq!(
+        data,
+        [
+            r#"{"id":1,"first_name":"x"}"#,
+            r#"{"id":2,"first_name":"x"}"#
+        ]
+    );
+}
+
+// --- close, session, errors ------------------------------------------------------------
+
+#[sse("/close")]
+async fn closing() {
+    send!("a");
+    close!();
+    // Refused (the stream is closed): the statement form ignores `Closed` silently.
+    send!("b");
+}
+
+#[sse("/session")]
+async fn session_close(session: SseSession) {
+    send!("a");
+    session.close();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    send!("never");
+}
+
+#[derive(Debug)]
+struct AppError(String);
+
+impl From<SendError> for AppError {
+    fn from(e: SendError) -> Self {
+        AppError(e.to_string())
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[sse("/fails")]
+async fn fails() -> Result<(), AppError> {
+    send!("a")?;
+    if send!("b").is_ok() {
+        return Err(AppError("stop".into()));
+    }
+    send!("never")?;
+    Ok(())
+}
+
+#[actix_web::test]
+async fn close_session_and_error_end_the_stream() {
+    let (addr, _srv) = serve!(|| App::new()
+        .service(closing)
+        .service(session_close)
+        .service(fails));
+    let (_, _, stream) = events(&format!("http://{addr}/close"), &[]).await;
+    assert_eq!(all(stream, 5).await, vec![ev("message", "a", "")]);
+
+    let (_, _, stream) = events(&format!("http://{addr}/session"), &[]).await;
+    assert_eq!(all(stream, 5).await, vec![ev("message", "a", "")]);
+
+    let (_, _, stream) = events(&format!("http://{addr}/fails"), &[]).await;
+    let data: Vec<_> = all(stream, 5).await.into_iter().map(|e| e.data).collect();
+    assert_eq!(data, ["a", "b"]);
+}
+
+// --- retry, resume ------------------------------------------------------------------------
+
+#[sse("/retry", retry = "3s")]
+async fn retry() {
+    send!("x", retry = "1500ms");
+}
+
+#[sse("/resume")]
+async fn resume(last: LastEventId) {
+    let start = last
+        .as_deref()
+        .and_then(|id| id.parse::<u32>().ok())
+        .map_or(0, |id| id + 1);
+    for i in start..5 {
+        send!(format!("m{i}"), id = i);
+    }
+}
+
+#[actix_web::test]
+async fn retry_and_last_event_id() {
+    let (addr, _srv) = serve!(|| App::new().service(retry).service(resume));
+
+    let mut resp = within(
+        5,
+        "GET /retry",
+        awc::Client::new()
+            .get(format!("http://{addr}/retry"))
+            .send(),
+    )
+    .await
+    .unwrap();
+    let body = within(5, "body", resp.body()).await.unwrap();
+    assert_eq!(&body[..], b"retry: 3000\n\nretry: 1500\ndata: x\n\n");
+
+    let (_, _, stream) = events(&format!("http://{addr}/resume"), &[("Last-Event-ID", b"2")]).await;
+    assert_eq!(
+        all(stream, 5).await,
+        vec![ev("message", "m3", "3"), ev("message", "m4", "4")]
+    );
+    let (_, _, stream) = events(&format!("http://{addr}/resume"), &[]).await;
+    assert_eq!(all(stream, 5).await.len(), 5);
+}
+
+// --- route options -------------------------------------------------------------------------
+
+fn has_key(ctx: &GuardContext<'_>) -> bool {
+    ctx.head().headers().contains_key("x-key")
+}
+
+#[sse(
+    "/guarded",
+    name = "guarded_events",
+    guard = "has_key",
+    wrap = "actix_web::middleware::DefaultHeaders::new().add((\"x-wrapped\", \"yes\"))"
+)]
+async fn guarded(req: HttpRequest) {
+    let url = req
+        .url_for_static("guarded_events")
+        .map(|u| u.path().to_owned());
+    send!(url.unwrap_or_else(|e| e.to_string()));
+}
+
+#[actix_web::test]
+async fn name_guard_and_wrap() {
+    let (addr, _srv) = serve!(|| App::new().service(guarded));
+    let resp = within(
+        5,
+        "GET unguarded",
+        awc::Client::new()
+            .get(format!("http://{addr}/guarded"))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 404);
+
+    let (status, headers, stream) =
+        events(&format!("http://{addr}/guarded"), &[("x-key", b"1")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers.get("x-wrapped").unwrap(), "yes");
+    assert_eq!(all(stream, 5).await, vec![ev("message", "/guarded", "")]);
+}
+
+// --- spans ----------------------------------------------------------------------------------
+
+#[sse("/line")]
+async fn line() {
+    send!(line!().to_string()); // LINE-MARKER
+}
+
+#[actix_web::test]
+async fn line_macro_sees_the_users_line() {
+    let expected = include_str!("macro_http.rs")
+        .lines()
+        .position(|l| l.contains("send!(line!().to_string()); // LINE-MARKER"))
+        .unwrap()
+        + 1;
+    let (addr, _srv) = serve!(|| App::new().service(line));
+    let (_, _, stream) = events(&format!("http://{addr}/line"), &[]).await;
+    let got = all(stream, 5).await;
+    assert_eq!(got, vec![ev("message", &expected.to_string(), "")]);
+}
+
+// --- the handler future is dropped with the connection ----------------------------------
+
+struct Guard(Arc<AtomicUsize>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[sse("/forever", heartbeat = "10ms")]
+async fn forever(drops: web::Data<Arc<AtomicUsize>>) {
+    let _guard = Guard(drops.get_ref().clone());
+    send!("hello");
+    std::future::pending::<()>().await;
+}
+
+#[actix_web::test]
+async fn disconnect_drops_the_handler() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let data = web::Data::new(drops.clone());
+    let (addr, _srv) = serve!(move || App::new().app_data(data.clone()).service(forever));
+    let (_, _, mut stream) = events(&format!("http://{addr}/forever"), &[]).await;
+    assert_eq!(
+        within(5, "first event", stream.next()).await,
+        Some(ev("message", "hello", ""))
+    );
+    drop(stream);
+    within(5, "the handler to be dropped", async {
+        while drops.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
