@@ -7,12 +7,18 @@
 //! - the runtime ([`Event`], [`Sse`], [`Sender`], [`SseSession`], [`LastEventId`],
 //!   [`Json`]), usable without the macro.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
 
 #[allow(unused_extern_crates)] // lets this crate's own tests and docs use `#[sse]`
 extern crate self as actix_sse;
 
 #[doc(inline)]
 pub use sse_macros::sse;
+
+/// The README's examples, compiled as doctests so the quick start stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub use sse_runtime::*;
 
 /// The `Stream` trait (from `futures-core`), for stream-style handlers'

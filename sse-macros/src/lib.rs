@@ -6,6 +6,7 @@
 //! [`fallback`] the stub emitted when no handler can be built. Errors are collected, not
 //! thrown: every mistake is reported on its token, next to code of the expected shape.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;

@@ -11,6 +11,7 @@
 //!
 //! Users normally depend on the facade crate `actix-sse`, which re-exports all of this.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
 
 mod encode;
 mod event;

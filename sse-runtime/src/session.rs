@@ -113,9 +113,12 @@ impl FromRequest for SseSession {
 ///
 /// ```
 /// use actix_sse::LastEventId;
-/// # fn f(last: LastEventId) {
-/// let resume_after: Option<u64> = last.as_deref().and_then(|id| id.parse().ok());
-/// # }
+///
+/// fn resume_after(last: &LastEventId) -> Option<u64> {
+///     last.as_deref().and_then(|id| id.parse().ok())
+/// }
+/// assert_eq!(resume_after(&LastEventId(Some("41".into()))), Some(41));
+/// assert_eq!(resume_after(&LastEventId(None)), None);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LastEventId(pub Option<String>);

@@ -249,6 +249,12 @@ pub(crate) use sealed::Source;
 
 /// What a push-style handler may return: `()` or `Result<(), E>`. An error is logged (at
 /// `error` level, target `actix_sse`) and ends the stream cleanly.
+#[diagnostic::on_unimplemented(
+    message = "an SSE handler cannot return `{Self}`",
+    label = "return `()` or `Result<(), E>` here",
+    note = "a push-style handler sends with `send!` and returns `()` or `Result<(), E>` with `E: Display`",
+    note = "to return a stream of events instead, declare `-> impl Stream<Item = Event>`"
+)]
 pub trait HandlerResult {
     /// `Err` with the message to log.
     fn into_result(self) -> Result<(), String>;
@@ -291,6 +297,12 @@ where
 /// An item of a stream given to [`Sse::from_stream`]: anything [`IntoEvent`], or a
 /// `Result` of it. An `Err` item is logged and ends the stream cleanly (like `?` in a
 /// handler); an invalid event is logged and skipped.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an item of an SSE stream",
+    label = "the stream's items must be events",
+    note = "yield `Event`s or strings (the event's data), or `Result`s of them",
+    note = "to yield other values, serialize them: `#[sse(.., serialize = json)]` or `serialize = path::to::fn`"
+)]
 pub trait StreamItem {
     #[doc(hidden)]
     fn encode_item(self, buf: &mut BytesMut) -> Result<(), ItemError>;
