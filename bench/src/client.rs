@@ -1,0 +1,518 @@
+//! The load client: an exact, incremental SSE parser (WHATWG "event stream
+//! interpretation"), an HTTP/1.1 chunked decoder, and a connection that ties them to a
+//! tokio `TcpStream`. Loopback only.
+
+use std::{
+    mem,
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+/// An error of the client: I/O, a malformed response, or a wrong count.
+pub type Error = String;
+
+/// Incremental WHATWG event-stream parser. Lines end at CRLF, LF or a lone CR (also
+/// across reads); `data` lines are joined with LF; an empty line dispatches the event if
+/// any `data` was seen. Every dispatched event's data is handed to `on_event`.
+pub struct SseParser<F> {
+    pending: Vec<u8>,
+    skip_lf: bool,
+    data: Vec<u8>,
+    /// Events dispatched so far.
+    pub events: u64,
+    /// Comment lines (`:` ...) seen so far: heartbeats.
+    pub comments: u64,
+    /// When the first event was dispatched.
+    pub first_event: Option<Instant>,
+    on_event: F,
+}
+
+impl<F: FnMut(&[u8])> SseParser<F> {
+    /// A parser calling `on_event(data)` for every dispatched event.
+    pub fn new(on_event: F) -> Self {
+        Self {
+            pending: Vec::new(),
+            skip_lf: false,
+            data: Vec::new(),
+            events: 0,
+            comments: 0,
+            first_event: None,
+            on_event,
+        }
+    }
+
+    /// Feeds bytes of the event stream (after de-chunking).
+    pub fn feed(&mut self, input: &[u8]) {
+        let mut i = 0;
+        if self.skip_lf {
+            self.skip_lf = false;
+            if input.first() == Some(&b'\n') {
+                i = 1;
+            }
+        }
+        while i < input.len() {
+            // Fast path, same result as the general one: a whole one-line event
+            // `data: V\n\n` while no line or event is pending is dispatched in place.
+            if self.pending.is_empty() && self.data.is_empty() && input[i..].starts_with(b"data: ")
+            {
+                let v = i + 6;
+                if let Some(off) = memchr::memchr2(b'\n', b'\r', &input[v..]) {
+                    let end = v + off;
+                    if input[end] == b'\n' && input.get(end + 1) == Some(&b'\n') {
+                        self.events += 1;
+                        if self.first_event.is_none() {
+                            self.first_event = Some(Instant::now());
+                        }
+                        (self.on_event)(&input[v..end]);
+                        i = end + 2;
+                        continue;
+                    }
+                }
+            }
+            let Some(off) = memchr::memchr2(b'\n', b'\r', &input[i..]) else {
+                self.pending.extend_from_slice(&input[i..]);
+                return;
+            };
+            let end = i + off;
+            if self.pending.is_empty() {
+                self.line(&input[i..end]);
+            } else {
+                let mut line = mem::take(&mut self.pending);
+                line.extend_from_slice(&input[i..end]);
+                self.line(&line);
+                line.clear();
+                self.pending = line;
+            }
+            i = end + 1;
+            if input[end] == b'\r' {
+                if i < input.len() {
+                    if input[i] == b'\n' {
+                        i += 1;
+                    }
+                } else {
+                    self.skip_lf = true;
+                }
+            }
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        if line.is_empty() {
+            if !self.data.is_empty() {
+                self.data.pop(); // the LF after the last data line
+                self.events += 1;
+                if self.first_event.is_none() {
+                    self.first_event = Some(Instant::now());
+                }
+                (self.on_event)(&self.data);
+                self.data.clear();
+            }
+            return;
+        }
+        if line[0] == b':' {
+            self.comments += 1;
+            return;
+        }
+        let (name, value) = match memchr::memchr(b':', line) {
+            Some(c) => {
+                let v = &line[c + 1..];
+                (&line[..c], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &[][..]),
+        };
+        if name == b"data" {
+            self.data.extend_from_slice(value);
+            self.data.push(b'\n');
+        }
+        // `event`, `id`, `retry` and unknown fields do not change what is counted.
+    }
+
+    /// True if the stream ended in the middle of a line or an event.
+    pub fn has_partial(&self) -> bool {
+        !self.pending.is_empty() || !self.data.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size,
+    Data(usize),
+    DataEnd,
+    Trailer,
+    Done,
+}
+
+/// How the response body is delimited.
+#[derive(Debug)]
+enum Body {
+    Chunked { state: Chunk, line: Vec<u8> },
+    UntilClose,
+}
+
+impl Body {
+    /// Decodes `input`, passing body bytes to `out`. Returns true once the body ended.
+    fn feed(&mut self, mut input: &[u8], out: &mut impl FnMut(&[u8])) -> Result<bool, Error> {
+        let Body::Chunked { state, line } = self else {
+            out(input);
+            return Ok(false);
+        };
+        while !input.is_empty() {
+            match *state {
+                Chunk::Size | Chunk::Trailer => {
+                    let Some(nl) = memchr::memchr(b'\n', input) else {
+                        line.extend_from_slice(input);
+                        if line.len() > 1024 {
+                            return Err("chunk-size line too long".into());
+                        }
+                        return Ok(false);
+                    };
+                    line.extend_from_slice(&input[..nl]);
+                    input = &input[nl + 1..];
+                    let l = line.strip_suffix(b"\r").ok_or("chunk line without CRLF")?;
+                    if *state == Chunk::Trailer {
+                        if l.is_empty() {
+                            *state = Chunk::Done;
+                        }
+                    } else {
+                        let hex = l.split(|b| *b == b';').next().unwrap_or(&[]);
+                        let hex = std::str::from_utf8(hex).map_err(|_| "bad chunk size")?;
+                        let n = usize::from_str_radix(hex.trim(), 16)
+                            .map_err(|_| format!("bad chunk size {hex:?}"))?;
+                        *state = if n == 0 {
+                            Chunk::Trailer
+                        } else {
+                            Chunk::Data(n)
+                        };
+                    }
+                    line.clear();
+                }
+                Chunk::Data(n) => {
+                    let take = n.min(input.len());
+                    out(&input[..take]);
+                    input = &input[take..];
+                    *state = if take == n {
+                        Chunk::DataEnd
+                    } else {
+                        Chunk::Data(n - take)
+                    };
+                }
+                Chunk::DataEnd => {
+                    // CRLF after the chunk data, possibly split across reads.
+                    line.push(input[0]);
+                    input = &input[1..];
+                    if line.len() == 2 {
+                        if line != b"\r\n" {
+                            return Err("chunk data not followed by CRLF".into());
+                        }
+                        line.clear();
+                        *state = Chunk::Size;
+                    }
+                }
+                Chunk::Done => return Err("bytes after the last chunk".into()),
+            }
+        }
+        Ok(*state == Chunk::Done)
+    }
+
+    fn done(&self) -> bool {
+        matches!(
+            self,
+            Body::Chunked {
+                state: Chunk::Done,
+                ..
+            }
+        )
+    }
+}
+
+/// One SSE connection: request sent, response head checked, body parsed as it is read.
+pub struct SseConn<F> {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    body: Body,
+    /// The parser, with its counts.
+    pub parser: SseParser<F>,
+    /// Body bytes received (after de-chunking).
+    pub body_bytes: u64,
+    ended: bool,
+}
+
+/// Sends `GET path` on a new connection to `addr` and reads the response head up to the
+/// first byte of the body. Fails unless the status is 200 and the content type
+/// `text/event-stream`.
+pub async fn open<F: FnMut(&[u8])>(
+    addr: SocketAddr,
+    path: &str,
+    read_buf: usize,
+    on_event: F,
+) -> Result<SseConn<F>, Error> {
+    assert!(addr.ip().is_loopback(), "the bench talks to 127.0.0.1 only");
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    stream.set_nodelay(true).ok();
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+    stream
+        .write_all(req.as_bytes())
+        .await
+        .map_err(|e| format!("write request: {e}"))?;
+    let mut head = Vec::with_capacity(1024);
+    let mut tmp = vec![0u8; read_buf.max(1024)];
+    let end = loop {
+        let n = stream
+            .read(&mut tmp)
+            .await
+            .map_err(|e| format!("read head: {e}"))?;
+        if n == 0 {
+            return Err(format!(
+                "{path}: connection closed before the response head"
+            ));
+        }
+        head.extend_from_slice(&tmp[..n]);
+        if let Some(p) = memchr::memmem::find(&head, b"\r\n\r\n") {
+            break p + 4;
+        }
+        if head.len() > 64 * 1024 {
+            return Err("response head too long".into());
+        }
+    };
+    let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
+    let mut lines = text.split("\r\n");
+    let status = lines.next().unwrap_or_default();
+    if !status.starts_with("http/1.1 200") {
+        return Err(format!("{path}: status line {status:?}"));
+    }
+    let mut chunked = false;
+    let mut sse = false;
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            match k.trim() {
+                "transfer-encoding" => chunked = v.trim() == "chunked",
+                "content-type" => sse = v.trim().starts_with("text/event-stream"),
+                "content-length" => return Err(format!("{path}: SSE with content-length")),
+                _ => {}
+            }
+        }
+    }
+    if !sse {
+        return Err(format!("{path}: content type is not text/event-stream"));
+    }
+    let body = if chunked {
+        Body::Chunked {
+            state: Chunk::Size,
+            line: Vec::new(),
+        }
+    } else {
+        Body::UntilClose
+    };
+    let mut conn = SseConn {
+        stream,
+        buf: tmp,
+        body,
+        parser: SseParser::new(on_event),
+        body_bytes: 0,
+        ended: false,
+    };
+    let rest = head[end..].to_vec();
+    conn.feed(&rest)?;
+    Ok(conn)
+}
+
+impl<F: FnMut(&[u8])> SseConn<F> {
+    fn feed(&mut self, input: &[u8]) -> Result<(), Error> {
+        let parser = &mut self.parser;
+        let bytes = &mut self.body_bytes;
+        let done = self.body.feed(input, &mut |b| {
+            *bytes += b.len() as u64;
+            parser.feed(b);
+        })?;
+        if done {
+            self.ended = true;
+        }
+        Ok(())
+    }
+
+    /// Reads once (at most the read buffer's size) and parses. Returns false once the
+    /// body has ended (last chunk, or EOF on an unchunked body).
+    pub async fn read_some(&mut self) -> Result<bool, Error> {
+        if self.ended {
+            return Ok(false);
+        }
+        let n = self
+            .stream
+            .read(&mut self.buf)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            if self.body.done() || matches!(self.body, Body::UntilClose) {
+                self.ended = true;
+                return Ok(false);
+            }
+            return Err("connection closed before the last chunk".into());
+        }
+        let buf = mem::take(&mut self.buf);
+        let r = self.feed(&buf[..n]);
+        self.buf = buf;
+        r?;
+        Ok(!self.ended)
+    }
+
+    /// Reads at most `max` bytes once (a deliberately slow reader).
+    pub async fn read_at_most(&mut self, max: usize) -> Result<bool, Error> {
+        let keep = mem::take(&mut self.buf);
+        self.buf = vec![0; max.max(1)];
+        let r = self.read_some().await;
+        self.buf = keep;
+        r
+    }
+
+    /// Reads until the body ends, failing after `timeout`.
+    pub async fn read_to_end(&mut self, timeout: Duration) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.read_some()).await {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => break,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Err(format!(
+                        "stream not finished after {timeout:?} ({} events)",
+                        self.parser.events
+                    ))
+                }
+            }
+        }
+        if self.parser.has_partial() {
+            return Err("stream ended inside a line or an event".into());
+        }
+        Ok(())
+    }
+}
+
+/// Sends `GET path` and returns the body of a short, non-streaming response
+/// (`Content-Length` or until close).
+pub async fn get_text(addr: SocketAddr, path: &str) -> Result<String, Error> {
+    assert!(addr.ip().is_loopback(), "the bench talks to 127.0.0.1 only");
+    let mut s = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .map_err(|_| format!("{path}: no response in 10 s"))?
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("{path}: malformed response"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!(
+            "{path}: {}",
+            head.lines().next().unwrap_or_default()
+        ));
+    }
+    Ok(body.to_owned())
+}
+
+/// The client's own limit: events/s that the chunked decoder and the SSE parser (with the
+/// same per-event check as the throughput run) sustain on in-memory input of one-line
+/// `size`-byte events in 64 KiB chunks, for about `dur`. No socket involved.
+pub fn parse_limit(size: usize, dur: Duration) -> f64 {
+    let frame = crate::proto::frame(&crate::proto::payload(size));
+    let per = (64 * 1024 / frame.len()).max(1);
+    let body = frame.repeat(per);
+    let mut wire = format!("{:x}\r\n", body.len()).into_bytes();
+    wire.extend_from_slice(body.as_bytes());
+    wire.extend_from_slice(b"\r\n");
+    let expected = vec![b'x'; size];
+    let mut bad = 0u64;
+    let mut decoder = Body::Chunked {
+        state: Chunk::Size,
+        line: Vec::new(),
+    };
+    let mut parser = SseParser::new(|d: &[u8]| bad += u64::from(d != expected.as_slice()));
+    let t0 = Instant::now();
+    let mut rounds = 0u64;
+    while t0.elapsed() < dur {
+        for _ in 0..16 {
+            let _ = decoder.feed(&wire, &mut |b| parser.feed(b));
+        }
+        rounds += 16;
+    }
+    let events = parser.events;
+    let rate = events as f64 / t0.elapsed().as_secs_f64();
+    drop(parser);
+    assert_eq!(
+        (bad, events),
+        (0, rounds * per as u64),
+        "parse_limit miscounted"
+    );
+    rate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(chunks: &[&[u8]]) -> (Vec<Vec<u8>>, u64) {
+        let mut out = Vec::new();
+        let mut p = SseParser::new(|d: &[u8]| out.push(d.to_vec()));
+        for c in chunks {
+            p.feed(c);
+        }
+        let comments = p.comments;
+        drop(p);
+        (out, comments)
+    }
+
+    #[test]
+    fn parser_is_exact() {
+        let (ev, c) = parse_all(&[
+            b"data: a\n\n:\n\ndata:b\r\ndata:  c\r",
+            b"\n\r\nid: 1\n\ndata: d\n\ndata: e\ndata: f\n\ndata: g\n",
+            b"\ndata: h\r\n\r\n",
+        ]);
+        let want: [&[u8]; 6] = [b"a", b"b\n c", b"d", b"e\nf", b"g", b"h"];
+        assert_eq!(ev, want.map(<[u8]>::to_vec));
+        assert_eq!(c, 1);
+        // Split at every byte: same result.
+        let whole: &[u8] = b"data: x\r\rdata\n\nevent: e\ndata: y\n\n: hb\n";
+        let parts: Vec<&[u8]> = whole.chunks(1).collect();
+        let (ev, c) = parse_all(&parts);
+        assert_eq!(ev, vec![b"x".to_vec(), b"".to_vec(), b"y".to_vec()]);
+        assert_eq!(c, 1);
+    }
+
+    #[test]
+    fn chunked_decoder() {
+        let wire: &[u8] = b"5\r\nhello\r\n3;x=y\r\n ab\r\n0\r\n\r\n";
+        for split in 1..wire.len() {
+            let mut body = Body::Chunked {
+                state: Chunk::Size,
+                line: Vec::new(),
+            };
+            let mut got = Vec::new();
+            let mut done = false;
+            for part in wire.chunks(split) {
+                done = body.feed(part, &mut |b| got.extend_from_slice(b)).unwrap();
+            }
+            assert!(done);
+            assert_eq!(got, b"hello ab");
+        }
+        let mut body = Body::Chunked {
+            state: Chunk::Size,
+            line: Vec::new(),
+        };
+        assert!(body.feed(b"2\r\nabX\n", &mut |_| {}).is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! `actix-sse-bench`: run a contestant server, or the benchmarks.
+//!
+//! ```text
+//! actix-sse-bench all [--quick] [--runs R] [--conns N] [--only ours,raw]
+//! actix-sse-bench throughput|idle|fanout|slow [same options]
+//! actix-sse-bench server <raw|ours|lab|axum|plain> <port>
+//! ```
+
+use std::{process::ExitCode, time::Duration};
+
+use actix_sse_bench::{
+    driver::{pin_client, raise_fd_limit, run_all, Config},
+    servers::Contestant,
+};
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: actix-sse-bench all|throughput|idle|fanout|slow [--quick] [--runs R] [--conns N] [--only a,b]\n       actix-sse-bench server <raw|ours|lab|axum|plain> <port>"
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        return usage();
+    };
+    if cmd == "server" {
+        let (Some(c), Some(port)) = (args.get(1), args.get(2)) else {
+            return usage();
+        };
+        let (Ok(c), Ok(port)) = (c.parse::<Contestant>(), port.parse::<u16>()) else {
+            return usage();
+        };
+        raise_fd_limit();
+        // Die with the driver even if it is killed before it can stop us by PID.
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and has no other effect.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        return match c.serve(port) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{c} server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if !["all", "throughput", "idle", "fanout", "slow"].contains(&cmd.as_str()) {
+        return usage();
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let mut cfg = Config::full(exe);
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => {
+                cfg.runs = 1;
+                cfg.conns = 1000;
+                cfg.min_run = Duration::from_millis(300);
+                cfg.window = Duration::from_secs(2);
+                cfg.fanout_msgs = 3;
+                cfg.slow_clients = 10;
+                cfg.slow_secs = 3;
+            }
+            "--runs" => cfg.runs = it.next().and_then(|v| v.parse().ok()).unwrap_or(3).max(1),
+            "--conns" => cfg.conns = it.next().and_then(|v| v.parse().ok()).unwrap_or(10_000),
+            "--only" => {
+                let list = it.next().cloned().unwrap_or_default();
+                let parsed: Result<Vec<Contestant>, String> =
+                    list.split(',').map(str::parse).collect();
+                match parsed {
+                    Ok(mut v) => {
+                        // Ratios need the ceiling in the same run.
+                        if !v.contains(&Contestant::Raw) {
+                            v.insert(0, Contestant::Raw);
+                        }
+                        cfg.contestants = v;
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return usage();
+                    }
+                }
+            }
+            _ => return usage(),
+        }
+    }
+    let limit = raise_fd_limit();
+    let max_conns = limit.saturating_sub(200) as usize;
+    if cfg.conns > max_conns {
+        eprintln!(
+            "open-files limit {limit}: using {max_conns} connections instead of {}",
+            cfg.conns
+        );
+        cfg.conns = max_conns;
+    }
+    cfg.pin = pin_client();
+    if cfg!(debug_assertions) {
+        eprintln!("note: debug build; use --release for real figures");
+    }
+    if run_all(&cfg, &[cmd.as_str()]) {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("some measurements FAILED (see the table)");
+        ExitCode::FAILURE
+    }
+}

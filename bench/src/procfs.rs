@@ -1,0 +1,56 @@
+//! Readers for `/proc/PID/status` and `/proc/PID/stat`.
+
+/// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`, ...), in KiB.
+pub fn status_kib(pid: u32, field: &str) -> Result<u64, String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    text.lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix(field)?.strip_prefix(':')?;
+            rest.trim().trim_end_matches("kB").trim().parse().ok()
+        })
+        .ok_or_else(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+/// Resident set size in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64, String> {
+    status_kib(pid, "VmRSS")
+}
+
+/// Peak resident set size in KiB.
+pub fn hwm_kib(pid: u32) -> Result<u64, String> {
+    status_kib(pid, "VmHWM")
+}
+
+/// CPU time (`utime + stime`, all threads) of the process, in seconds.
+pub fn cpu_secs(pid: u32) -> Result<f64, String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let after = &text[text.rfind(')').ok_or("malformed stat")? + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here (0-based
+    // 11 and 12).
+    let ticks: u64 = f
+        .get(11)
+        .and_then(|s| s.parse::<u64>().ok())
+        .zip(f.get(12).and_then(|s| s.parse::<u64>().ok()))
+        .map(|(u, s)| u + s)
+        .ok_or("malformed stat")?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok(ticks as f64 / hz)
+}
+
+/// On-CPU time of all threads of the process in nanoseconds, from
+/// `/proc/PID/task/*/schedstat` (nanosecond resolution, where `/proc/PID/stat` counts
+/// clock ticks). `None` if the kernel has no schedstat.
+pub fn sched_ns(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = entry.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).ok()?;
+        total += text.split(' ').next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
