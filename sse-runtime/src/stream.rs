@@ -39,6 +39,8 @@ pub struct Shared {
     /// because the body polls the handler again right after the flush.
     in_body: Cell<bool>,
     waiters: RefCell<Vec<Waker>>,
+    /// The size of the last chunk handed to actix-web: what the next one will likely need.
+    chunk_hint: Cell<usize>,
 }
 
 impl Shared {
@@ -49,6 +51,7 @@ impl Shared {
             closed: Cell::new(false),
             in_body: Cell::new(false),
             waiters: RefCell::new(Vec::new()),
+            chunk_hint: Cell::new(0),
         })
     }
 
@@ -85,6 +88,16 @@ impl Shared {
             }
         }
         let mut buf = self.buf.borrow_mut();
+        if buf.is_empty() {
+            // The last chunk has been copied out by actix-web and dropped, so the whole
+            // allocation is ours again: `reserve` on an empty buffer moves it back to the
+            // front of that allocation without copying or allocating. Left alone, the next
+            // chunk would fill the old allocation's tail and then be moved to the front.
+            let hint = self.chunk_hint.get();
+            if buf.capacity() < hint {
+                buf.reserve(hint);
+            }
+        }
         let start = buf.len();
         let mut guard = Rollback {
             buf: &mut buf,
@@ -724,6 +737,7 @@ impl Core {
             }
             buf.split().freeze()
         };
+        self.shared.chunk_hint.set(chunk.len());
         self.shared.wake_senders();
         if let Some(hb) = &mut self.heartbeat {
             if let Some(sleep) = &mut hb.sleep {
@@ -762,6 +776,7 @@ impl Heartbeat {
         let mut buf = shared.buf.borrow_mut();
         if buf.capacity() > 4096 {
             *buf = BytesMut::new();
+            shared.chunk_hint.set(0);
         }
         Poll::Ready(self.frame.clone())
     }
