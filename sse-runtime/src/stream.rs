@@ -124,6 +124,22 @@ impl Shared {
 ///
 /// Sending waits while the stream's buffer holds [`DEFAULT_BUFFER`] bytes (or the limit set
 /// with [`Sse::buffer_size`]) that the client has not taken yet: that is the back-pressure.
+///
+/// ```
+/// use actix_sse::{Event, Json, SendError, Sse};
+///
+/// let body = Sse::from_fn(|tx| async move {
+///     tx.send("plain data").await?;
+///     tx.send(Event::data("typed").event("update").id(1)).await?;
+///     tx.send_serialized(&[1, 2, 3], &Json, Event::new().event("numbers")).await?;
+///     // Refused before anything is written; the stream goes on.
+///     let refused = tx.send(Event::data("x").id("bad\nid")).await;
+///     assert!(matches!(refused, Err(SendError::Invalid(_))));
+///     tx.close();
+///     Ok::<_, SendError>(())
+/// });
+/// # drop(body);
+/// ```
 #[derive(Clone)]
 pub struct Sender {
     shared: Rc<Shared>,
