@@ -1,9 +1,9 @@
 //! The `#[sse]` attribute of [actix-sse](https://docs.rs/actix-sse). Use it through the
 //! `actix-sse` crate, which re-exports it with the runtime it generates code against.
 //!
-//! Stages: [`args`] parses the attribute, [`validate`] checks the function against it,
-//! [`rewrite`] turns `send!`/`close!` into sender calls, [`expand`] builds the handler and
-//! [`fallback`] the stub emitted when no handler can be built. Errors are collected, not
+//! Stages: `args` parses the attribute, `validate` checks the function against it,
+//! `rewrite` turns `send!`/`close!` into sender calls, `expand` builds the handler and
+//! `fallback` the stub emitted when no handler can be built. Errors are collected, not
 //! thrown: every mistake is reported on its token, next to code of the expected shape.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]

@@ -1,10 +1,12 @@
-//! **ours**: actix-web + sse-runtime, written as the `#[sse]` macro expands:
-//! `Sse::from_fn(|tx| async move { tx.send(..).await })`.
+//! **ours**: actix-web + actix-sse, written as users write it: `#[sse]` handlers with
+//! `send!`. Two endpoints use the runtime directly because they take a setting from the
+//! query that the attribute fixes at compile time: `/idle` (heartbeat period) and
+//! `/stream?buf=..` (buffer size, for experiments).
 
 use std::{rc::Rc, sync::Arc};
 
-use actix_web::{web, HttpRequest, HttpResponse, Responder};
-use sse_runtime::Sse;
+use actix_sse::{prelude::*, Sse};
+use actix_web::{web, Either, HttpRequest, HttpResponse, Responder};
 
 use super::{actix_serve, Hub};
 use crate::proto::{payload, Params, SLOW_PER_TICK};
@@ -22,19 +24,31 @@ pub fn serve(port: u16) -> std::io::Result<()> {
     })
 }
 
-async fn stream(req: HttpRequest) -> impl Responder {
+#[sse]
+async fn stream_events(req: HttpRequest) -> Result<(), SendError> {
     let p = Params::parse(req.query_string());
     let data = payload(p.size);
-    let sse = Sse::from_fn(move |tx| async move {
-        for _ in 0..p.n {
-            tx.send(data.as_str()).await?;
-        }
-        Ok::<(), sse_runtime::SendError>(())
-    });
-    match p.buf {
-        Some(b) => sse.buffer_size(b),
-        None => sse,
+    for _ in 0..p.n {
+        send!(data.as_str())?;
     }
+    Ok(())
+}
+
+async fn stream(req: HttpRequest) -> impl Responder {
+    let p = Params::parse(req.query_string());
+    let Some(buf) = p.buf else {
+        return Either::Left(stream_events(req).await);
+    };
+    let data = payload(p.size);
+    Either::Right(
+        Sse::from_fn(move |tx| async move {
+            for _ in 0..p.n {
+                tx.send(data.as_str()).await?;
+            }
+            Ok::<(), SendError>(())
+        })
+        .buffer_size(buf),
+    )
 }
 
 async fn idle(req: HttpRequest) -> impl Responder {
@@ -46,20 +60,17 @@ async fn idle(req: HttpRequest) -> impl Responder {
     .heartbeat(p.heartbeat())
 }
 
-async fn fanout(hub: web::Data<OurHub>) -> impl Responder {
-    // Subscribed before the response head goes out, so a client that has the head
-    // receives every later message.
+#[sse]
+async fn fanout(hub: web::Data<OurHub>) -> Result<(), SendError> {
+    use tokio::sync::broadcast::error::RecvError;
     let mut rx = hub.tx.subscribe();
-    Sse::from_fn(move |tx| async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            match rx.recv().await {
-                Ok(m) => tx.send(&*m).await?,
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return Ok::<(), sse_runtime::SendError>(()),
-            }
+    loop {
+        match rx.recv().await {
+            Ok(m) => send!(&*m)?,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return Ok(()),
         }
-    })
+    }
 }
 
 async fn publish(hub: web::Data<OurHub>) -> HttpResponse {
@@ -67,19 +78,18 @@ async fn publish(hub: web::Data<OurHub>) -> HttpResponse {
     HttpResponse::Ok().body(n.to_string())
 }
 
-async fn slow(req: HttpRequest) -> impl Responder {
+#[sse]
+async fn slow(req: HttpRequest) -> Result<(), SendError> {
     let p = Params::parse(req.query_string());
     let data: Rc<str> = payload(p.size).into();
-    Sse::from_fn(move |tx| async move {
-        let deadline = tokio::time::Instant::now() + p.slow_duration();
-        let mut iv = tokio::time::interval(std::time::Duration::from_millis(1));
-        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        while tokio::time::Instant::now() < deadline {
-            iv.tick().await;
-            for _ in 0..SLOW_PER_TICK {
-                tx.send(&*data).await?;
-            }
+    let deadline = tokio::time::Instant::now() + p.slow_duration();
+    let mut iv = tokio::time::interval(std::time::Duration::from_millis(1));
+    iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while tokio::time::Instant::now() < deadline {
+        iv.tick().await;
+        for _ in 0..SLOW_PER_TICK {
+            send!(&*data)?;
         }
-        Ok::<(), sse_runtime::SendError>(())
-    })
+    }
+    Ok(())
 }
