@@ -38,6 +38,23 @@ async fn gated(gate: web::Data<Notify>) -> impl Responder {
     })
 }
 
+/// Against `gated`: "first" arrives while the handler is parked on the gate (so it was not
+/// buffered), then "second" once the gate opens.
+async fn assert_delivered_one_by_one(
+    evs: &mut (impl futures_util::Stream<Item = Parsed> + Unpin),
+    gate: &Notify,
+) {
+    assert_eq!(
+        within(5, "first event", evs.next()).await,
+        Some(msg("first"))
+    );
+    gate.notify_one();
+    assert_eq!(
+        within(5, "second event", evs.next()).await,
+        Some(msg("second"))
+    );
+}
+
 /// Reads a raw HTTP/1.1 response head from `stream` (bounded).
 async fn raw_get(
     addr: std::net::SocketAddr,
@@ -120,16 +137,7 @@ async fn events_arrive_while_the_handler_runs() {
         .route("/", web::get().to(gated)));
     let (status, _, mut evs) = events(&format!("http://{addr}/"), &[]).await;
     assert_eq!(status, 200);
-    // The handler is parked on the gate: "first" must already be on the wire.
-    assert_eq!(
-        within(5, "first event", evs.next()).await,
-        Some(msg("first"))
-    );
-    gate.notify_one();
-    assert_eq!(
-        within(5, "second event", evs.next()).await,
-        Some(msg("second"))
-    );
+    assert_delivered_one_by_one(&mut evs, &gate).await;
     assert_eq!(within(5, "clean end", evs.next()).await, None);
 }
 
@@ -151,15 +159,7 @@ async fn compress_middleware_neither_compresses_nor_buffers() {
         .get("content-encoding")
         .map(|v| v.to_str().unwrap().to_owned());
     assert!(matches!(enc.as_deref(), None | Some("identity")), "{enc:?}");
-    assert_eq!(
-        within(5, "first event", evs.next()).await,
-        Some(msg("first"))
-    );
-    gate.notify_one();
-    assert_eq!(
-        within(5, "second event", evs.next()).await,
-        Some(msg("second"))
-    );
+    assert_delivered_one_by_one(&mut evs, &gate).await;
 }
 
 #[actix_web::test]
