@@ -240,6 +240,10 @@ impl std::error::Error for SendError {
     }
 }
 
+/// So that `send!(..)?` works in handlers returning `actix_web::Result<()>`. The stream's
+/// `200` head has gone out by then: the error is only logged, and it ends the stream.
+impl actix_web::ResponseError for SendError {}
+
 impl From<InvalidEvent> for SendError {
     fn from(e: InvalidEvent) -> Self {
         SendError::Invalid(e)

@@ -45,6 +45,24 @@ async fn custom() -> Result<(), AppError> {
     Ok(())
 }
 
+/// actix-web's own error type works too (`SendError` is a `ResponseError`), and so does a
+/// boxed error.
+#[sse("/actix")]
+async fn actix() -> actix_web::Result<()> {
+    send!("x")?;
+    Ok(())
+}
+
+#[sse("/boxed")]
+async fn boxed() -> Result<(), Box<dyn std::error::Error>> {
+    send!("x")?;
+    Ok(())
+}
+
 fn main() {
-    let _app = App::new().service(plain).service(custom);
+    let _app = App::new()
+        .service(plain)
+        .service(custom)
+        .service(actix)
+        .service(boxed);
 }
