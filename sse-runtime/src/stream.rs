@@ -41,6 +41,8 @@ pub struct Shared {
     waiters: RefCell<Vec<Waker>>,
     /// The size of the last chunk handed to actix-web: what the next one will likely need.
     chunk_hint: Cell<usize>,
+    /// The body's task, for a `close()` from another task on this thread.
+    body_waker: RefCell<Option<Waker>>,
 }
 
 impl Shared {
@@ -52,6 +54,7 @@ impl Shared {
             in_body: Cell::new(false),
             waiters: RefCell::new(Vec::new()),
             chunk_hint: Cell::new(0),
+            body_waker: RefCell::new(None),
         })
     }
 
@@ -177,6 +180,13 @@ impl Sender {
     /// Ends the stream without sending anything; events already sent are delivered first.
     pub fn close(&self) {
         self.shared.closed.set(true);
+        // From the handler itself the body looks at the flag right after this poll; from
+        // another task it must be woken.
+        if !self.shared.in_body.get() {
+            if let Some(waker) = self.shared.body_waker.borrow_mut().take() {
+                waker.wake();
+            }
+        }
     }
 
     /// True once the stream has ended or was closed.
@@ -739,6 +749,11 @@ impl<S: Source> Sse<S> {
             if session.is_closed() {
                 return Poll::Ready(core.finish());
             }
+        }
+        let mut body_waker = core.shared.body_waker.borrow_mut();
+        match &*body_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *body_waker = Some(cx.waker().clone()),
         }
         Poll::Pending
     }

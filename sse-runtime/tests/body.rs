@@ -6,7 +6,11 @@ use std::{
     future::poll_fn,
     pin::Pin,
     rc::Rc,
-    task::{Context, Poll},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    task::{Context, Poll, Wake, Waker},
     time::Duration,
 };
 
@@ -201,6 +205,43 @@ async fn session_close_from_another_thread_wakes_the_body() {
     let end = tokio::time::timeout(Duration::from_secs(1), next(&mut body)).await;
     assert!(matches!(end, Ok(None)), "{end:?}");
     assert!(session.is_closed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_from_another_local_task_wakes_the_body() {
+    struct Woken(AtomicBool);
+    impl Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let mut body = boxed(
+                Sse::from_fn(|tx| async move {
+                    let other = tx.clone();
+                    tokio::task::spawn_local(async move {
+                        sleep(Duration::from_millis(10)).await;
+                        other.close();
+                    });
+                    std::future::pending::<()>().await;
+                })
+                .no_heartbeat(),
+            );
+            let woken = Arc::new(Woken(AtomicBool::new(false)));
+            let waker = Waker::from(woken.clone());
+            let mut cx = Context::from_waker(&waker);
+            assert!(body.as_mut().poll_next(&mut cx).is_pending());
+            // The other task closes; nothing else could wake the body (no heartbeat, the
+            // handler waits forever), so close() itself must.
+            sleep(Duration::from_millis(20)).await;
+            assert!(woken.0.load(Ordering::SeqCst), "close() woke the body");
+            assert!(matches!(
+                body.as_mut().poll_next(&mut cx),
+                Poll::Ready(None)
+            ));
+        })
+        .await;
 }
 
 struct Flag(Rc<Cell<bool>>);
