@@ -112,6 +112,17 @@ impl Shared {
         result
     }
 
+    /// After a send or close from another task on this thread (a `Sender` clone moved into
+    /// a spawned local task), the body must be woken to flush or end. From the handler
+    /// itself it is not needed: the body looks right after polling it.
+    fn wake_body(&self) {
+        if !self.in_body.get() {
+            if let Some(waker) = self.body_waker.borrow_mut().take() {
+                waker.wake();
+            }
+        }
+    }
+
     fn wake_senders(&self) {
         let mut waiters = self.waiters.borrow_mut();
         if !waiters.is_empty() {
@@ -157,7 +168,9 @@ impl Sender {
         std::future::poll_fn(|cx| self.shared.poll_ready(cx)).await?;
         self.shared
             .write(|buf| event.encode_into(buf))
-            .map_err(SendError::Invalid)
+            .map_err(SendError::Invalid)?;
+        self.shared.wake_body();
+        Ok(())
     }
 
     /// Sends `value` through `serializer` as the event's data, with the other fields
@@ -174,19 +187,15 @@ impl Sender {
     {
         std::future::poll_fn(|cx| self.shared.poll_ready(cx)).await?;
         self.shared
-            .write(|buf| encode_serialized(buf, value, serializer, &fields))
+            .write(|buf| encode_serialized(buf, value, serializer, &fields))?;
+        self.shared.wake_body();
+        Ok(())
     }
 
     /// Ends the stream without sending anything; events already sent are delivered first.
     pub fn close(&self) {
         self.shared.closed.set(true);
-        // From the handler itself the body looks at the flag right after this poll; from
-        // another task it must be woken.
-        if !self.shared.in_body.get() {
-            if let Some(waker) = self.shared.body_waker.borrow_mut().take() {
-                waker.wake();
-            }
-        }
+        self.shared.wake_body();
     }
 
     /// True once the stream has ended or was closed.

@@ -207,20 +207,27 @@ async fn session_close_from_another_thread_wakes_the_body() {
     assert!(session.is_closed());
 }
 
-#[tokio::test(start_paused = true)]
-async fn close_from_another_local_task_wakes_the_body() {
-    struct Woken(AtomicBool);
-    impl Wake for Woken {
-        fn wake(self: Arc<Self>) {
-            self.0.store(true, Ordering::SeqCst);
-        }
+struct Woken(AtomicBool);
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
     }
+}
+
+/// A `Sender` clone in another local task sends, then closes, 10 ms apart. Nothing else
+/// could wake the body (no heartbeat; the handler waits forever), so the send and the
+/// close themselves must.
+#[tokio::test(start_paused = true)]
+async fn send_and_close_from_another_local_task_wake_the_body() {
     tokio::task::LocalSet::new()
         .run_until(async {
             let mut body = boxed(
                 Sse::from_fn(|tx| async move {
                     let other = tx.clone();
                     tokio::task::spawn_local(async move {
+                        sleep(Duration::from_millis(10)).await;
+                        other.send("from elsewhere").await.unwrap();
                         sleep(Duration::from_millis(10)).await;
                         other.close();
                     });
@@ -232,9 +239,19 @@ async fn close_from_another_local_task_wakes_the_body() {
             let waker = Waker::from(woken.clone());
             let mut cx = Context::from_waker(&waker);
             assert!(body.as_mut().poll_next(&mut cx).is_pending());
-            // The other task closes; nothing else could wake the body (no heartbeat, the
-            // handler waits forever), so close() itself must.
-            sleep(Duration::from_millis(20)).await;
+
+            sleep(Duration::from_millis(15)).await;
+            assert!(
+                woken.0.swap(false, Ordering::SeqCst),
+                "send() woke the body"
+            );
+            match body.as_mut().poll_next(&mut cx) {
+                Poll::Ready(Some(Ok(chunk))) => assert_eq!(chunk, &b"data: from elsewhere\n\n"[..]),
+                other => panic!("{other:?}"),
+            }
+            assert!(body.as_mut().poll_next(&mut cx).is_pending());
+
+            sleep(Duration::from_millis(10)).await;
             assert!(woken.0.load(Ordering::SeqCst), "close() woke the body");
             assert!(matches!(
                 body.as_mut().poll_next(&mut cx),
