@@ -5,23 +5,16 @@ use bytes::{BufMut, BytesMut};
 
 use crate::Event;
 
-/// Writes `prefix` + line + LF for every line of `text`, splitting at CRLF, LF and lone CR
-/// (WIRE 5-7). Trailing and leading breaks give empty lines (WIRE 9-11), and an empty
-/// `text` is one empty line (WIRE 4), so the client reads back exactly `text` with every
-/// break as LF.
-fn lines(buf: &mut BytesMut, prefix: &[u8], mut text: &[u8]) {
-    buf.reserve(text.len() + prefix.len() + 1);
+/// Calls `line` for every line of `text`, split at CRLF, LF and lone CR (WIRE 5-7).
+/// Trailing and leading breaks give empty lines (WIRE 9-11) and an empty `text` is one
+/// empty line (WIRE 4), so the client reads back exactly `text` with every break as LF.
+#[inline]
+fn for_each_line(mut text: &[u8], mut line: impl FnMut(&[u8])) {
     loop {
-        buf.extend_from_slice(prefix);
         match memchr::memchr2(b'\n', b'\r', text) {
-            None => {
-                buf.extend_from_slice(text);
-                buf.put_u8(b'\n');
-                return;
-            }
+            None => return line(text),
             Some(i) => {
-                buf.extend_from_slice(&text[..i]);
-                buf.put_u8(b'\n');
+                line(&text[..i]);
                 let crlf = text[i] == b'\r' && text.get(i + 1) == Some(&b'\n');
                 text = &text[i + 1 + usize::from(crlf)..];
             }
@@ -31,33 +24,26 @@ fn lines(buf: &mut BytesMut, prefix: &[u8], mut text: &[u8]) {
 
 /// `data: ` lines for `data`, without the event's final empty line.
 pub(crate) fn data(buf: &mut BytesMut, data: &[u8]) {
-    lines(buf, b"data: ", data);
+    buf.reserve(data.len() + 7);
+    for_each_line(data, |line| {
+        buf.extend_from_slice(b"data: ");
+        buf.extend_from_slice(line);
+        buf.put_u8(b'\n');
+    });
 }
 
 /// Comment lines: `: text` for every line, `:` for an empty one (WIRE 29, 30).
 pub(crate) fn comment(buf: &mut BytesMut, text: &[u8]) {
-    let mut rest = text;
-    loop {
-        let (line, next) = match memchr::memchr2(b'\n', b'\r', rest) {
-            None => (rest, None),
-            Some(i) => {
-                let crlf = rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n');
-                (&rest[..i], Some(&rest[i + 1 + usize::from(crlf)..]))
-            }
-        };
+    buf.reserve(text.len() + 3);
+    for_each_line(text, |line| {
         if line.is_empty() {
             buf.extend_from_slice(b":\n");
         } else {
-            buf.reserve(line.len() + 3);
             buf.extend_from_slice(b": ");
             buf.extend_from_slice(line);
             buf.put_u8(b'\n');
         }
-        match next {
-            Some(next) => rest = next,
-            None => return,
-        }
-    }
+    });
 }
 
 /// The fields that come before `data`: comment, `event`, `id`, `retry`.
