@@ -259,12 +259,13 @@ impl<'a> Rewrite<'a> {
                 quote_spanned!(vspan=> #krate::__private::Sender::send(&#tx, #value).await)
             }
             // Input:  send!(value, event = "e", id = 1)
-            // Output: Sender::send(&__tx, IntoEvent::into_event(value).event("e").id(1)).await
+            // Output: Sender::send_with(&__tx, value, Event::new().event("e").id(1)).await
             Mode::Push { serializer: None } => {
                 quote_spanned! {vspan=>
-                    #krate::__private::Sender::send(
+                    #krate::__private::Sender::send_with(
                         &#tx,
-                        #krate::__private::IntoEvent::into_event(#value) #fields,
+                        #value,
+                        #krate::__private::Event::new() #fields,
                     )
                     .await
                 }

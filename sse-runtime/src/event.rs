@@ -246,8 +246,21 @@ pub trait IntoEvent: Sized {
     /// Appends the encoding to `buf`; on error nothing is written.
     fn encode_into(self, buf: &mut BytesMut) -> Result<(), InvalidEvent>;
 
-    /// The value as an [`Event`], to set more fields on it (`send!(text, id = 1)`).
+    /// The value as an [`Event`], to set more fields on it.
     fn into_event(self) -> Event;
+
+    /// Appends the encoding with the `event`, `id`, `retry` and comment that `fields` sets
+    /// (they replace the value's own); `fields`' data is ignored. What
+    /// `send!(value, id = 1)` calls. Strings are written straight into `buf`, without
+    /// building an [`Event`] first.
+    fn encode_with_fields(self, fields: Event, buf: &mut BytesMut) -> Result<(), InvalidEvent> {
+        let mut ev = self.into_event();
+        ev.comment = fields.comment.or(ev.comment);
+        ev.event = fields.event.or(ev.event);
+        ev.id = fields.id.or(ev.id);
+        ev.retry = fields.retry.or(ev.retry);
+        ev.encode(buf)
+    }
 }
 
 impl IntoEvent for Event {
@@ -282,6 +295,15 @@ macro_rules! data_impls {
 
             fn into_event(self) -> Event {
                 Event::data(self)
+            }
+
+            fn encode_with_fields(self, fields: Event, buf: &mut BytesMut) -> Result<(), InvalidEvent> {
+                fields.validate()?;
+                let data: &str = &self;
+                encode::fields(buf, &fields);
+                encode::data(buf, data.as_bytes());
+                buf.extend_from_slice(b"\n");
+                Ok(())
             }
         }
     )*};

@@ -169,6 +169,18 @@ impl Sender {
         self.commit(|buf| event.encode_into(buf).map_err(SendError::Invalid))
     }
 
+    /// Sends `value` (an [`Event`] or a string) with the `event`, `id`, `retry` and comment
+    /// that `fields` sets, replacing the value's own: `send!(text, id = 7)`. A string is
+    /// written straight into the buffer, like [`send`](Self::send).
+    pub async fn send_with(&self, value: impl IntoEvent, fields: Event) -> Result<(), SendError> {
+        std::future::poll_fn(|cx| self.shared.poll_ready(cx)).await?;
+        self.commit(|buf| {
+            value
+                .encode_with_fields(fields, buf)
+                .map_err(SendError::Invalid)
+        })
+    }
+
     /// Sends `value` through `serializer` as the event's data, with the other fields
     /// (`event`, `id`, `retry`, comment) taken from `fields` (its data, if any, is ignored).
     pub async fn send_serialized<T, S>(
