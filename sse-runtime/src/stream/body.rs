@@ -1,0 +1,386 @@
+//! [`Sse`]: the body's poll loop (coalescing, close, panic isolation) and its builders.
+
+use std::{
+    fmt,
+    future::Future,
+    panic::{catch_unwind, AssertUnwindSafe},
+    pin::Pin,
+    rc::Rc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+
+use super::{
+    heartbeat::{Heartbeat, DEFAULT_HEARTBEAT_FRAME},
+    shared::Shared,
+    source::{FnSource, HandlerResult, Plain, Source, StreamItem, StreamSource, WithSerializer},
+    Sender,
+};
+use crate::{encode, Event, InvalidEvent, Serializer, SseSession};
+
+/// The error that ends a body abnormally (the connection is closed without the final
+/// chunk): the handler panicked.
+#[derive(Debug)]
+pub struct SseError(String);
+
+impl fmt::Display for SseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SSE handler panicked: {}", self.0)
+    }
+}
+
+impl std::error::Error for SseError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    SourceDone,
+    Panicked,
+    Finished,
+}
+
+pin_project! {
+    /// A Server-Sent Events response body, driven by a handler future or a `Stream`.
+    ///
+    /// `Sse` is an actix-web [`Responder`](actix_web::Responder) and
+    /// [`MessageBody`](actix_web::body::MessageBody). It polls its source from its own
+    /// `poll_next`: no task is spawned per connection, and when the client goes away and
+    /// actix-web drops the body, the handler future is dropped with it (its locals' `Drop`
+    /// runs).
+    ///
+    /// # Behaviour
+    ///
+    /// - **Coalescing:** events that are ready together go out as one chunk, up to the
+    ///   buffer limit.
+    /// - **Back-pressure:** sending waits while `buffer_size` bytes (default
+    ///   [`DEFAULT_BUFFER`], 32 KiB) are encoded but not yet taken by actix-web, which only
+    ///   takes more when the socket accepts it. Memory per slow client is bounded by
+    ///   `buffer_size` plus one event here, plus actix-web's own write buffer.
+    /// - **Heartbeat:** on by default, a `:\n` comment every [`DEFAULT_HEARTBEAT`] (15 s).
+    ///   Unlike Ktor's fixed rate, it is sent only once the stream has been idle for the
+    ///   period: while events flow, no heartbeat is sent. It is also how a vanished client
+    ///   is noticed: at the latest at the next heartbeat the write fails and the handler is
+    ///   dropped.
+    /// - **Close:** [`Sender::close`], an attached [`SseSession`], or the source ending
+    ///   ends the body cleanly (final chunk) after delivering what was sent.
+    /// - **Faults:** a panic in the source is caught and logged (`error`, target
+    ///   `actix_sse`); what was sent before it is delivered, then the body ends with
+    ///   [`SseError`] (actix-web closes that connection). Other streams and the worker
+    ///   are untouched.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix_sse::{Event, Sse};
+    /// use actix_web::{get, Responder};
+    /// use std::time::Duration;
+    ///
+    /// #[get("/ticks")]
+    /// async fn ticks() -> impl Responder {
+    ///     Sse::from_fn(|tx| async move {
+    ///         for i in 0..3 {
+    ///             tx.send(Event::data(format!("tick {i}")).id(i)).await?;
+    ///             tokio::time::sleep(Duration::from_secs(1)).await;
+    ///         }
+    ///         Ok::<_, actix_sse::SendError>(())
+    ///     })
+    ///     .heartbeat(Duration::from_secs(5))
+    /// }
+    /// ```
+    pub struct Sse<S> {
+        #[pin]
+        source: S,
+        core: Core,
+    }
+}
+
+struct Core {
+    shared: Rc<Shared>,
+    session: Option<SseSession>,
+    heartbeat: Option<Heartbeat>,
+    retry: Option<Duration>,
+    started: bool,
+    state: State,
+    panic: Option<String>,
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.shared.closed.set(true);
+        if let Some(session) = &self.session {
+            session.mark_closed();
+        }
+        self.shared.wake_senders();
+    }
+}
+
+impl<Fut> Sse<FnSource<Fut>>
+where
+    Fut: Future,
+    Fut::Output: HandlerResult,
+{
+    /// A stream driven by a push-style handler: `f` gets the [`Sender`] and returns the
+    /// future that sends. The future ending ends the stream.
+    pub fn from_fn<F>(f: F) -> Self
+    where
+        F: FnOnce(Sender) -> Fut,
+    {
+        let shared = Shared::new();
+        let fut = f(Sender {
+            shared: shared.clone(),
+        });
+        Sse::new(FnSource { fut }, shared)
+    }
+}
+
+impl<St> Sse<StreamSource<St, Plain>>
+where
+    St: Stream,
+    St::Item: StreamItem,
+{
+    /// A stream of events (or strings, or `Result`s of them), e.g. an
+    /// `async_stream::stream!` block or a channel receiver.
+    pub fn from_stream(stream: St) -> Self {
+        Sse::new(
+            StreamSource {
+                stream,
+                encoder: Plain,
+            },
+            Shared::new(),
+        )
+    }
+}
+
+impl<St, S> Sse<StreamSource<St, WithSerializer<S>>>
+where
+    St: Stream,
+    S: Serializer<St::Item>,
+{
+    /// A stream of values sent through `serializer` (e.g. [`Json`](crate::Json)).
+    pub fn from_serialized_stream(stream: St, serializer: S) -> Self {
+        Sse::new(
+            StreamSource {
+                stream,
+                encoder: WithSerializer(serializer),
+            },
+            Shared::new(),
+        )
+    }
+}
+
+impl<S: Source> Sse<S> {
+    fn new(source: S, shared: Rc<Shared>) -> Self {
+        Sse {
+            source,
+            core: Core {
+                shared,
+                session: None,
+                heartbeat: Some(Heartbeat::default()),
+                retry: None,
+                started: false,
+                state: State::Running,
+                panic: None,
+            },
+        }
+    }
+
+    /// Sets the heartbeat period (the stream's idle time before a heartbeat is sent).
+    pub fn heartbeat(mut self, period: Duration) -> Self {
+        self.core
+            .heartbeat
+            .get_or_insert_with(Heartbeat::default)
+            .period = period;
+        self
+    }
+
+    /// Turns the heartbeat off. A vanished client is then noticed only at the next event.
+    pub fn no_heartbeat(mut self) -> Self {
+        self.core.heartbeat = None;
+        self
+    }
+
+    /// Sends `event` as the heartbeat instead of the `:\n` comment (Ktor's
+    /// `heartbeat { event = .. }`). Turns the heartbeat on if it was off.
+    ///
+    /// An invalid event is refused: the error is returned and the stream is not built.
+    /// An event with no field keeps the `:\n` comment (an empty write would end the body).
+    pub fn heartbeat_event(mut self, event: &Event) -> Result<Self, InvalidEvent> {
+        self.set_heartbeat_event(event)?;
+        Ok(self)
+    }
+
+    /// [`heartbeat_event`](Self::heartbeat_event) for generated code: an invalid event is
+    /// logged and the default heartbeat kept.
+    #[doc(hidden)]
+    pub fn heartbeat_event_or_log(mut self, event: &Event) -> Self {
+        if let Err(e) = self.set_heartbeat_event(event) {
+            log::error!(target: "actix_sse", "heartbeat event refused, sending `:` comments: {e}");
+        }
+        self
+    }
+
+    fn set_heartbeat_event(&mut self, event: &Event) -> Result<(), InvalidEvent> {
+        let mut buf = BytesMut::new();
+        event.encode(&mut buf)?;
+        let frame = if buf.is_empty() {
+            Bytes::from_static(DEFAULT_HEARTBEAT_FRAME)
+        } else {
+            buf.freeze()
+        };
+        self.core
+            .heartbeat
+            .get_or_insert_with(Heartbeat::default)
+            .frame = frame;
+        Ok(())
+    }
+
+    /// Sends `retry: <ms>` first, so clients reconnect after `retry` instead of their
+    /// default (3 s in browsers).
+    pub fn retry(mut self, retry: Duration) -> Self {
+        self.core.retry = Some(retry);
+        self
+    }
+
+    /// Sets the back-pressure limit in bytes (default [`DEFAULT_BUFFER`]); it is also the
+    /// largest coalesced chunk, give or take one event.
+    pub fn buffer_size(self, bytes: usize) -> Self {
+        self.core.shared.limit.set(bytes.max(1));
+        self
+    }
+
+    /// Attaches a session, so that [`SseSession::close`] ends this stream.
+    pub fn with_session(mut self, session: SseSession) -> Self {
+        self.core.session = Some(session);
+        self
+    }
+
+    pub(crate) fn attach_session(&mut self, session: SseSession) {
+        if self.core.session.is_none() {
+            self.core.session = Some(session);
+        }
+    }
+
+    pub(crate) fn poll_chunk(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, SseError>>> {
+        let this = self.project();
+        let core = this.core;
+        match core.state {
+            State::Finished => return Poll::Ready(None),
+            State::Panicked => return Poll::Ready(core.fail()),
+            State::Running | State::SourceDone => {}
+        }
+        if !core.started {
+            core.started = true;
+            if let Some(retry) = core.retry {
+                let mut buf = core.shared.buf.borrow_mut();
+                encode::retry_field(&mut buf, retry.as_millis());
+                buf.extend_from_slice(b"\n");
+            }
+        }
+
+        if core.state == State::Running && !core.closed() {
+            core.shared.in_body.set(true);
+            let polled = catch_unwind(AssertUnwindSafe(|| this.source.poll_fill(cx, &core.shared)));
+            core.shared.in_body.set(false);
+            match polled {
+                Ok(Poll::Pending) => {}
+                Ok(Poll::Ready(())) => core.state = State::SourceDone,
+                Err(payload) => {
+                    let msg = panic_message(&*payload);
+                    log::error!(target: "actix_sse", "SSE handler panicked: {msg}; ending this stream");
+                    core.panic = Some(msg);
+                    core.state = State::Panicked;
+                }
+            }
+        }
+
+        if let Some(chunk) = core.take_chunk() {
+            return Poll::Ready(Some(Ok(chunk)));
+        }
+        match core.state {
+            State::Panicked => return Poll::Ready(core.fail()),
+            State::SourceDone => return Poll::Ready(core.finish()),
+            _ if core.closed() => return Poll::Ready(core.finish()),
+            _ => {}
+        }
+
+        if let Some(hb) = &mut core.heartbeat {
+            if let Poll::Ready(frame) = hb.poll(cx, &core.shared) {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+        }
+        if let Some(session) = &core.session {
+            session.register(cx.waker());
+            if session.is_closed() {
+                return Poll::Ready(core.finish());
+            }
+        }
+        let mut body_waker = core.shared.body_waker.borrow_mut();
+        match &*body_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *body_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl Core {
+    fn closed(&self) -> bool {
+        self.shared.closed.get() || self.session.as_ref().is_some_and(SseSession::is_closed)
+    }
+
+    fn take_chunk(&mut self) -> Option<Bytes> {
+        let chunk = {
+            let mut buf = self.shared.buf.borrow_mut();
+            if buf.is_empty() {
+                return None;
+            }
+            buf.split().freeze()
+        };
+        self.shared.chunk_hint.set(chunk.len());
+        self.shared.wake_senders();
+        if let Some(hb) = &mut self.heartbeat {
+            hb.rearm();
+        }
+        Some(chunk)
+    }
+
+    fn finish(&mut self) -> Option<Result<Bytes, SseError>> {
+        self.state = State::Finished;
+        self.shared.closed.set(true);
+        if let Some(session) = &self.session {
+            session.mark_closed();
+        }
+        None
+    }
+
+    fn fail(&mut self) -> Option<Result<Bytes, SseError>> {
+        self.finish();
+        Some(Err(SseError(self.panic.take().unwrap_or_default())))
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+impl<S> fmt::Debug for Sse<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sse")
+            .field("state", &self.core.state)
+            .field("buffered", &self.core.shared.buf.borrow().len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,25 @@
+//! The streaming body: [`Sse`] drives a handler (or a `Stream`) from its own `poll_next`,
+//! with heartbeat, back-pressure, coalescing, close and panic isolation.
+
+mod body;
+mod heartbeat;
+mod sender;
+mod shared;
+mod source;
+
+use std::time::Duration;
+
+pub use body::{Sse, SseError};
+pub use sender::{SendError, Sender};
+#[doc(hidden)]
+pub use source::ItemError;
+pub(crate) use source::Source;
+pub use source::{
+    FnSource, HandlerResult, ItemEncoder, Plain, StreamItem, StreamSource, WithSerializer,
+};
+
+/// Default heartbeat period.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Default back-pressure limit: bytes encoded but not yet taken by actix-web, per stream.
+pub const DEFAULT_BUFFER: usize = 32 * 1024;

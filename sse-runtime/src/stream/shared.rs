@@ -1,0 +1,120 @@
+//! The state a stream's body shares with its senders, and the write step every send uses.
+
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+    task::{Context, Poll, Waker},
+};
+
+use bytes::BytesMut;
+
+use super::{SendError, DEFAULT_BUFFER};
+
+/// State shared by a stream's body and its [`Sender`]s. Single-threaded: actix-web runs a
+/// connection's handler and body on one worker thread. `pub` only because the sealed
+/// [`Source`] trait names it; it cannot be named outside this crate.
+#[allow(unreachable_pub)]
+pub struct Shared {
+    pub(super) buf: RefCell<BytesMut>,
+    pub(super) limit: Cell<usize>,
+    pub(super) closed: Cell<bool>,
+    /// True while the body itself polls the handler: a full buffer then needs no waker,
+    /// because the body polls the handler again right after the flush.
+    pub(super) in_body: Cell<bool>,
+    pub(super) waiters: RefCell<Vec<Waker>>,
+    /// The size of the last chunk handed to actix-web: what the next one will likely need.
+    pub(super) chunk_hint: Cell<usize>,
+    /// The body's task, for a `close()` from another task on this thread.
+    pub(super) body_waker: RefCell<Option<Waker>>,
+}
+
+impl Shared {
+    pub(super) fn new() -> Rc<Self> {
+        Rc::new(Self {
+            buf: RefCell::new(BytesMut::new()),
+            limit: Cell::new(DEFAULT_BUFFER),
+            closed: Cell::new(false),
+            in_body: Cell::new(false),
+            waiters: RefCell::new(Vec::new()),
+            chunk_hint: Cell::new(0),
+            body_waker: RefCell::new(None),
+        })
+    }
+
+    pub(super) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        if self.closed.get() {
+            return Poll::Ready(Err(SendError::Closed));
+        }
+        if self.buf.borrow().len() < self.limit.get() {
+            return Poll::Ready(Ok(()));
+        }
+        if !self.in_body.get() {
+            let mut waiters = self.waiters.borrow_mut();
+            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                waiters.push(cx.waker().clone());
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Runs `write` on the buffer; whatever it wrote is removed again if it fails or
+    /// panics (user code — `IntoEvent` impls, serializers — runs inside), so a refused
+    /// event leaves no partial frame behind.
+    pub(super) fn write<E>(
+        &self,
+        write: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<(), E> {
+        struct Rollback<'a> {
+            buf: &'a mut BytesMut,
+            start: usize,
+            armed: bool,
+        }
+        impl Drop for Rollback<'_> {
+            fn drop(&mut self) {
+                if self.armed {
+                    self.buf.truncate(self.start);
+                }
+            }
+        }
+        let mut buf = self.buf.borrow_mut();
+        if buf.is_empty() {
+            // The last chunk has been copied out by actix-web and dropped, so the whole
+            // allocation is ours again: `reserve` on an empty buffer moves it back to the
+            // front of that allocation without copying or allocating. Left alone, the next
+            // chunk would fill the old allocation's tail and then be moved to the front.
+            let hint = self.chunk_hint.get();
+            if buf.capacity() < hint {
+                buf.reserve(hint);
+            }
+        }
+        let start = buf.len();
+        let mut guard = Rollback {
+            buf: &mut buf,
+            start,
+            armed: true,
+        };
+        let result = write(guard.buf);
+        guard.armed = result.is_err();
+        result
+    }
+
+    /// After a send or close from another task on this thread (a `Sender` clone moved into
+    /// a spawned local task), the body must be woken to flush or end. From the handler
+    /// itself it is not needed: the body looks right after polling it.
+    pub(super) fn wake_body(&self) {
+        if !self.in_body.get() {
+            if let Some(waker) = self.body_waker.borrow_mut().take() {
+                waker.wake();
+            }
+        }
+    }
+
+    pub(super) fn wake_senders(&self) {
+        let mut waiters = self.waiters.borrow_mut();
+        if !waiters.is_empty() {
+            for w in waiters.drain(..) {
+                w.wake();
+            }
+        }
+    }
+}

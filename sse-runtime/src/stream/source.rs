@@ -1,0 +1,177 @@
+//! What drives a body: a push-style handler future ([`FnSource`]) or a `Stream`
+//! ([`StreamSource`]), and how their results and items are encoded.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use bytes::BytesMut;
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+
+use super::{sender::encode_serialized, shared::Shared};
+use crate::{Event, IntoEvent, Serializer};
+
+mod sealed {
+    use super::*;
+
+    /// What drives an [`Sse`] body: a handler future or a stream. Sealed.
+    pub trait Source {
+        #[doc(hidden)]
+        fn poll_fill(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &Shared) -> Poll<()>;
+    }
+}
+pub(crate) use sealed::Source;
+
+/// What a push-style handler may return: `()` or `Result<(), E>`. An error is logged (at
+/// `error` level, target `actix_sse`) and ends the stream cleanly.
+#[diagnostic::on_unimplemented(
+    message = "an SSE handler cannot return `{Self}`",
+    label = "return `()` or `Result<(), E>` here",
+    note = "a push-style handler sends with `send!` and returns `()` or `Result<(), E>` with `E: Display`",
+    note = "to return a stream of events instead, declare `-> impl Stream<Item = Event>`"
+)]
+pub trait HandlerResult {
+    /// `Err` with the message to log.
+    fn into_result(self) -> Result<(), String>;
+}
+
+impl HandlerResult for () {
+    fn into_result(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E: fmt::Display> HandlerResult for Result<(), E> {
+    fn into_result(self) -> Result<(), String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+pin_project! {
+    /// The [`Source`] of [`Sse::from_fn`]: a handler future.
+    pub struct FnSource<Fut> {
+        #[pin]
+        pub(super) fut: Fut,
+    }
+}
+
+impl<Fut> Source for FnSource<Fut>
+where
+    Fut: Future,
+    Fut::Output: HandlerResult,
+{
+    fn poll_fill(self: Pin<&mut Self>, cx: &mut Context<'_>, _: &Shared) -> Poll<()> {
+        let out = std::task::ready!(self.project().fut.poll(cx));
+        if let Err(e) = out.into_result() {
+            log::error!(target: "actix_sse", "SSE handler returned an error: {e}");
+        }
+        Poll::Ready(())
+    }
+}
+
+/// An item of a stream given to [`Sse::from_stream`]: anything [`IntoEvent`], or a
+/// `Result` of it. An `Err` item is logged and ends the stream cleanly (like `?` in a
+/// handler); an invalid event is logged and skipped.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an item of an SSE stream",
+    label = "the stream's items must be events",
+    note = "yield `Event`s or strings (the event's data), or `Result`s of them",
+    note = "to yield other values, serialize them: `#[sse(.., serialize = json)]` or `serialize = path::to::fn`"
+)]
+pub trait StreamItem {
+    #[doc(hidden)]
+    fn encode_item(self, buf: &mut BytesMut) -> Result<(), ItemError>;
+}
+
+impl<T: IntoEvent> StreamItem for T {
+    fn encode_item(self, buf: &mut BytesMut) -> Result<(), ItemError> {
+        self.encode_into(buf)
+            .map_err(|e| ItemError::Skip(e.to_string()))
+    }
+}
+
+impl<T: IntoEvent, E: fmt::Display> StreamItem for Result<T, E> {
+    fn encode_item(self, buf: &mut BytesMut) -> Result<(), ItemError> {
+        match self {
+            Ok(item) => item.encode_item(buf),
+            Err(e) => Err(ItemError::End(e.to_string())),
+        }
+    }
+}
+
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum ItemError {
+    Skip(String),
+    End(String),
+}
+
+/// How a stream's items are encoded: as events ([`Plain`]) or through a serializer
+/// ([`WithSerializer`]).
+pub trait ItemEncoder<I> {
+    #[doc(hidden)]
+    fn encode(&self, item: I, buf: &mut BytesMut) -> Result<(), ItemError>;
+}
+
+/// Items are [`StreamItem`]s: events, strings, or `Result`s of them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plain;
+
+impl<I: StreamItem> ItemEncoder<I> for Plain {
+    fn encode(&self, item: I, buf: &mut BytesMut) -> Result<(), ItemError> {
+        item.encode_item(buf)
+    }
+}
+
+/// Items are values for the serializer `S`; a serializer error is logged and the item
+/// skipped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WithSerializer<S>(pub S);
+
+impl<T, S: Serializer<T>> ItemEncoder<T> for WithSerializer<S> {
+    fn encode(&self, item: T, buf: &mut BytesMut) -> Result<(), ItemError> {
+        encode_serialized(buf, &item, &self.0, &Event::new())
+            .map_err(|e| ItemError::Skip(e.to_string()))
+    }
+}
+
+pin_project! {
+    /// The [`Source`] of [`Sse::from_stream`].
+    pub struct StreamSource<St, Enc> {
+        #[pin]
+        pub(super) stream: St,
+        pub(super) encoder: Enc,
+    }
+}
+
+impl<St, Enc> Source for StreamSource<St, Enc>
+where
+    St: Stream,
+    Enc: ItemEncoder<St::Item>,
+{
+    fn poll_fill(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &Shared) -> Poll<()> {
+        let mut this = self.project();
+        // Take every ready item, up to the buffer limit: they go out as one chunk.
+        while out.buf.borrow().len() < out.limit.get() {
+            let Some(item) = std::task::ready!(this.stream.as_mut().poll_next(cx)) else {
+                return Poll::Ready(());
+            };
+            match out.write(|buf| this.encoder.encode(item, buf)) {
+                Ok(()) => {}
+                Err(ItemError::Skip(e)) => {
+                    log::warn!(target: "actix_sse", "SSE stream item skipped: {e}");
+                }
+                Err(ItemError::End(e)) => {
+                    log::error!(target: "actix_sse", "SSE stream ended by an error item: {e}");
+                    return Poll::Ready(());
+                }
+            }
+        }
+        // Full: the body flushes and polls again, no waker needed.
+        Poll::Pending
+    }
+}
