@@ -57,10 +57,10 @@ pin_project! {
     /// - **Coalescing:** events that are ready together go out as one chunk, up to the
     ///   buffer limit.
     /// - **Back-pressure:** sending waits while `buffer_size` bytes (default
-    ///   [`DEFAULT_BUFFER`], 32 KiB) are encoded but not yet taken by actix-web, which only
+    ///   [`DEFAULT_BUFFER`](crate::DEFAULT_BUFFER), 32 KiB) are encoded but not yet taken by actix-web, which only
     ///   takes more when the socket accepts it. Memory per slow client is bounded by
     ///   `buffer_size` plus one event here, plus actix-web's own write buffer.
-    /// - **Heartbeat:** on by default, a `:\n` comment every [`DEFAULT_HEARTBEAT`] (15 s).
+    /// - **Heartbeat:** on by default, a `:\n` comment every [`DEFAULT_HEARTBEAT`](crate::DEFAULT_HEARTBEAT) (15 s).
     ///   Unlike Ktor's fixed rate, it is sent only once the stream has been idle for the
     ///   period: while events flow, no heartbeat is sent. It is also how a vanished client
     ///   is noticed: at the latest at the next heartbeat the write fails and the handler is
@@ -245,7 +245,7 @@ impl<S: Source> Sse<S> {
         self
     }
 
-    /// Sets the back-pressure limit in bytes (default [`DEFAULT_BUFFER`]); it is also the
+    /// Sets the back-pressure limit in bytes (default [`DEFAULT_BUFFER`](crate::DEFAULT_BUFFER)); it is also the
     /// largest coalesced chunk, give or take one event.
     pub fn buffer_size(self, bytes: usize) -> Self {
         self.core.shared.limit.set(bytes.max(1));

@@ -10,8 +10,8 @@ use crate::{encode, Event, IntoEvent, InvalidEvent, SerializeError, Serializer};
 /// Sends events into one stream: what `send!` calls. Cheap to clone; not `Send` (it lives
 /// on the connection's worker thread, like the handler).
 ///
-/// Sending waits while the stream's buffer holds [`DEFAULT_BUFFER`] bytes (or the limit set
-/// with [`Sse::buffer_size`]) that the client has not taken yet: that is the back-pressure.
+/// Sending waits while the stream's buffer holds [`DEFAULT_BUFFER`](crate::DEFAULT_BUFFER) bytes (or the limit set
+/// with [`Sse::buffer_size`](crate::Sse::buffer_size)) that the client has not taken yet: that is the back-pressure.
 ///
 /// ```
 /// use actix_sse::{Event, Json, SendError, Sse};

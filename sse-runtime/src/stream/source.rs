@@ -52,7 +52,7 @@ impl<E: fmt::Display> HandlerResult for Result<(), E> {
 }
 
 pin_project! {
-    /// The [`Source`] of [`Sse::from_fn`]: a handler future.
+    /// The [`Source`] of [`Sse::from_fn`](crate::Sse::from_fn): a handler future.
     pub struct FnSource<Fut> {
         #[pin]
         pub(super) fut: Fut,
@@ -73,7 +73,7 @@ where
     }
 }
 
-/// An item of a stream given to [`Sse::from_stream`]: anything [`IntoEvent`], or a
+/// An item of a stream given to [`Sse::from_stream`](crate::Sse::from_stream): anything [`IntoEvent`], or a
 /// `Result` of it. An `Err` item is logged and ends the stream cleanly (like `?` in a
 /// handler); an invalid event is logged and skipped.
 #[diagnostic::on_unimplemented(
@@ -140,7 +140,7 @@ impl<T, S: Serializer<T>> ItemEncoder<T> for WithSerializer<S> {
 }
 
 pin_project! {
-    /// The [`Source`] of [`Sse::from_stream`].
+    /// The [`Source`] of [`Sse::from_stream`](crate::Sse::from_stream).
     pub struct StreamSource<St, Enc> {
         #[pin]
         pub(super) stream: St,
