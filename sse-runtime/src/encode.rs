@@ -103,7 +103,8 @@ mod tests {
 
     fn enc(ev: impl IntoEvent) -> Vec<u8> {
         let mut buf = BytesMut::new();
-        ev.encode_into(&mut buf).unwrap();
+        ev.encode_into(&mut crate::event::sealed::Out(&mut buf))
+            .unwrap();
         buf.to_vec()
     }
 

@@ -237,35 +237,69 @@ impl fmt::Display for InvalidEvent {
 
 impl std::error::Error for InvalidEvent {}
 
+/// The buffer an event is encoded into. Only this crate can write to it, so no
+/// implementation of [`IntoEvent`] outside it can put unframed bytes on the wire.
+#[allow(unreachable_pub)]
+pub mod sealed {
+    use bytes::BytesMut;
+
+    /// An event's destination; it cannot be built or written to outside this crate.
+    #[derive(Debug)]
+    pub struct Out<'a>(pub(crate) &'a mut BytesMut);
+}
+use sealed::Out;
+
 /// A value that can be sent as one event without a serializer.
 ///
 /// Implemented for [`Event`] (and `&Event`), and for strings, which become the event's
 /// `data`. Strings are encoded straight into the output buffer: sending a `&str` allocates
 /// nothing.
+///
+/// To make your own type sendable, implement [`into_event`](Self::into_event): the runtime
+/// encodes the [`Event`] it returns, with the same checks as every other event, so an
+/// implementation cannot write anything but well-framed events.
+///
+/// ```
+/// use actix_sse::{Event, IntoEvent};
+///
+/// struct Price { symbol: &'static str, cents: u64 }
+///
+/// impl IntoEvent for Price {
+///     fn into_event(self) -> Event {
+///         Event::data(format!("{}", self.cents)).event(self.symbol)
+///     }
+/// }
+/// # let _ = Price { symbol: "ACME", cents: 1 }.into_event();
+/// ```
 pub trait IntoEvent: Sized {
-    /// Appends the encoding to `buf`; on error nothing is written.
-    fn encode_into(self, buf: &mut BytesMut) -> Result<(), InvalidEvent>;
-
-    /// The value as an [`Event`], to set more fields on it.
+    /// The value as an [`Event`].
     fn into_event(self) -> Event;
+
+    /// Appends the encoding; on error nothing is written. Strings and events override it
+    /// to skip building an [`Event`].
+    #[doc(hidden)]
+    fn encode_into(self, out: &mut Out<'_>) -> Result<(), InvalidEvent> {
+        self.into_event().encode(out.0)
+    }
 
     /// Appends the encoding with the `event`, `id`, `retry` and comment that `fields` sets
     /// (they replace the value's own); `fields`' data is ignored. What
-    /// `send!(value, id = 1)` calls. Strings are written straight into `buf`, without
+    /// `send!(value, id = 1)` calls. Strings are written straight into the buffer, without
     /// building an [`Event`] first.
-    fn encode_with_fields(self, fields: Event, buf: &mut BytesMut) -> Result<(), InvalidEvent> {
+    #[doc(hidden)]
+    fn encode_with_fields(self, fields: Event, out: &mut Out<'_>) -> Result<(), InvalidEvent> {
         let mut ev = self.into_event();
         ev.comment = fields.comment.or(ev.comment);
         ev.event = fields.event.or(ev.event);
         ev.id = fields.id.or(ev.id);
         ev.retry = fields.retry.or(ev.retry);
-        ev.encode(buf)
+        ev.encode(out.0)
     }
 }
 
 impl IntoEvent for Event {
-    fn encode_into(self, buf: &mut BytesMut) -> Result<(), InvalidEvent> {
-        self.encode(buf)
+    fn encode_into(self, out: &mut Out<'_>) -> Result<(), InvalidEvent> {
+        self.encode(out.0)
     }
 
     fn into_event(self) -> Event {
@@ -274,8 +308,8 @@ impl IntoEvent for Event {
 }
 
 impl IntoEvent for &Event {
-    fn encode_into(self, buf: &mut BytesMut) -> Result<(), InvalidEvent> {
-        self.encode(buf)
+    fn encode_into(self, out: &mut Out<'_>) -> Result<(), InvalidEvent> {
+        self.encode(out.0)
     }
 
     fn into_event(self) -> Event {
@@ -286,10 +320,10 @@ impl IntoEvent for &Event {
 macro_rules! data_impls {
     ($($ty:ty),*) => {$(
         impl IntoEvent for $ty {
-            fn encode_into(self, buf: &mut BytesMut) -> Result<(), InvalidEvent> {
+            fn encode_into(self, out: &mut Out<'_>) -> Result<(), InvalidEvent> {
                 let data: &str = &self;
-                encode::data(buf, data.as_bytes());
-                buf.extend_from_slice(b"\n");
+                encode::data(out.0, data.as_bytes());
+                out.0.extend_from_slice(b"\n");
                 Ok(())
             }
 
@@ -297,12 +331,12 @@ macro_rules! data_impls {
                 Event::data(self)
             }
 
-            fn encode_with_fields(self, fields: Event, buf: &mut BytesMut) -> Result<(), InvalidEvent> {
+            fn encode_with_fields(self, fields: Event, out: &mut Out<'_>) -> Result<(), InvalidEvent> {
                 fields.validate()?;
                 let data: &str = &self;
-                encode::fields(buf, &fields);
-                encode::data(buf, data.as_bytes());
-                buf.extend_from_slice(b"\n");
+                encode::fields(out.0, &fields);
+                encode::data(out.0, data.as_bytes());
+                out.0.extend_from_slice(b"\n");
                 Ok(())
             }
         }

@@ -21,11 +21,11 @@ mod session;
 mod stream;
 
 pub use event::{Event, Field, IntoEvent, InvalidEvent};
-pub use serialize::{Json, SerializeError, Serializer, SerializerOutput};
+pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};
 pub use session::{LastEventId, SseSession};
 #[doc(hidden)]
 pub use stream::ItemError;
 pub use stream::{
     FnSource, HandlerResult, ItemEncoder, Plain, SendError, Sender, Sse, SseError, StreamItem,
-    StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT,
+    StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT, MAX_HEARTBEAT, MIN_HEARTBEAT,
 };

@@ -9,7 +9,7 @@ use actix_web::{
     body::{BodySize, MessageBody},
     http::{
         header::{self, HeaderValue},
-        StatusCode,
+        ConnectionType, StatusCode, Version,
     },
     HttpMessage, HttpRequest, HttpResponse, Responder,
 };
@@ -35,8 +35,9 @@ impl<S: Source> MessageBody for Sse<S> {
 /// `200 OK` with `Content-Type: text/event-stream`, `Cache-Control: no-cache`,
 /// `X-Accel-Buffering: no` (nginx must not buffer) and `Content-Encoding: identity` (so
 /// actix-web's `Compress` middleware neither compresses nor buffers the stream). No
-/// `Content-Length`: the body is chunked. An [`SseSession`] extracted for this request is
-/// attached to the stream.
+/// `Content-Length`: the body is chunked for HTTP/1.1. HTTP/1.0 has no chunked encoding, so
+/// an HTTP/1.0 client gets the events as a plain body that ends when the connection closes.
+/// An [`SseSession`] extracted for this request is attached to the stream.
 impl<S: Source + 'static> Responder for Sse<S> {
     type Body = Self;
 
@@ -45,6 +46,13 @@ impl<S: Source + 'static> Responder for Sse<S> {
             self.attach_session(session.clone());
         }
         let mut res = HttpResponse::with_body(StatusCode::OK, self);
+        if req.version() < Version::HTTP_11 {
+            // HTTP/1.0 forbids `Transfer-Encoding: chunked`: the body is delimited by the
+            // connection's close, so the connection cannot be kept alive.
+            let head = res.head_mut();
+            head.no_chunking(true);
+            head.set_connection_type(ConnectionType::Close);
+        }
         let headers = res.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

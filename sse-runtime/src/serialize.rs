@@ -10,23 +10,125 @@ use crate::encode;
 ///
 /// Implemented by [`Json`] (compact `serde_json`, one line) and by every
 /// `Fn(&T) -> String` or `Fn(&T) -> Result<String, E>`, so a plain function is a custom
-/// serializer. A multi-line result is split into `data: ` lines like any other data.
+/// serializer. To write without building a `String`, implement the trait and write into
+/// the [`DataWriter`] (it is both [`std::io::Write`] and [`std::fmt::Write`]).
+///
+/// A serializer only produces the data's text: the runtime frames it, so whatever it
+/// writes is one event's data. Line breaks (CRLF, LF or a lone CR) start new `data: `
+/// lines, and nothing it writes can add a field or another event. Output that is not
+/// UTF-8 is refused (the event is not sent).
 ///
 /// ```
-/// use actix_sse::{Json, Serializer};
-/// use bytes::BytesMut;
+/// use actix_sse::{DataWriter, Event, SerializeError, Serializer, Sse};
+/// use std::fmt::Write as _;
 ///
-/// fn shout(s: &str) -> String { s.to_uppercase() }
+/// /// `x,y` pairs as CSV.
+/// struct Csv;
 ///
-/// let mut buf = BytesMut::new();
-/// Serializer::<str>::write_data(&shout, "hi", &mut buf).unwrap();
-/// Json.write_data(&vec![1, 2], &mut buf).unwrap();
-/// assert_eq!(&buf[..], b"data: HI\ndata: [1,2]\n");
+/// impl Serializer<(i32, i32)> for Csv {
+///     fn serialize(&self, &(x, y): &(i32, i32), out: &mut DataWriter<'_>) -> Result<(), SerializeError> {
+///         write!(out, "{x},{y}").map_err(SerializeError::new)
+///     }
+/// }
+///
+/// let body = Sse::from_fn(|tx| async move {
+///     tx.send_serialized(&(1, 2), &Csv, Event::new()).await // data: 1,2
+/// });
+/// # drop(body);
 /// ```
 pub trait Serializer<T: ?Sized> {
-    /// Appends the `data: ` lines for `value` (without the event's final empty line).
-    /// On error nothing is written.
-    fn write_data(&self, value: &T, buf: &mut BytesMut) -> Result<(), SerializeError>;
+    /// Writes `value`'s text into `out`. On error the event is not sent.
+    fn serialize(&self, value: &T, out: &mut DataWriter<'_>) -> Result<(), SerializeError>;
+}
+
+/// Where a [`Serializer`] writes an event's data: [`std::io::Write`] and [`std::fmt::Write`]
+/// over the stream's buffer. What is written here is framed by the runtime.
+pub struct DataWriter<'a> {
+    buf: &'a mut BytesMut,
+    /// Set when bytes came through `io::Write` from a serializer we did not write: they
+    /// must be checked to be UTF-8 before they go out.
+    unchecked: bool,
+}
+
+impl DataWriter<'_> {
+    /// Appends `text`.
+    pub fn write_str(&mut self, text: &str) {
+        self.buf.extend_from_slice(text.as_bytes());
+    }
+}
+
+impl fmt::Write for DataWriter<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.buf.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+}
+
+impl std::io::Write for DataWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.unchecked = true;
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.unchecked = true;
+        self.buf.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DataWriter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataWriter").finish_non_exhaustive()
+    }
+}
+
+/// Appends the `data: ` lines for `value` as `serializer` writes it (without the event's
+/// final empty line). On error nothing is written.
+pub(crate) fn write_data<T, S>(
+    serializer: &S,
+    value: &T,
+    buf: &mut BytesMut,
+) -> Result<(), SerializeError>
+where
+    T: ?Sized,
+    S: Serializer<T> + ?Sized,
+{
+    let start = buf.len();
+    buf.extend_from_slice(b"data: ");
+    let body = buf.len();
+    let mut out = DataWriter {
+        buf,
+        unchecked: false,
+    };
+    let result = serializer.serialize(value, &mut out);
+    let unchecked = out.unchecked;
+    let written = &buf[body..];
+    let result = result.and_then(|()| {
+        if unchecked && std::str::from_utf8(written).is_err() {
+            return Err(SerializeError::new("the serializer wrote invalid UTF-8"));
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        buf.truncate(start);
+        return Err(e);
+    }
+    // The common case is one line (compact JSON escapes every control character); only
+    // text with a line break is re-split into one `data: ` line per line.
+    if memchr::memchr2(b'\n', b'\r', written).is_some() {
+        let text = buf.split_off(body);
+        buf.truncate(start);
+        encode::data(buf, &text);
+    } else {
+        buf.put_u8(b'\n');
+    }
+    Ok(())
 }
 
 /// `serialize = json`: compact JSON, exactly what `serde_json::to_string` gives, written
@@ -35,24 +137,9 @@ pub trait Serializer<T: ?Sized> {
 pub struct Json;
 
 impl<T: serde::Serialize + ?Sized> Serializer<T> for Json {
-    fn write_data(&self, value: &T, buf: &mut BytesMut) -> Result<(), SerializeError> {
-        let start = buf.len();
-        buf.extend_from_slice(b"data: ");
-        let body = buf.len();
-        if let Err(err) = serde_json::to_writer(buf.writer(), value) {
-            buf.truncate(start);
-            return Err(SerializeError::new(err));
-        }
-        // Compact JSON escapes every control character, so it is one line; only a
-        // `RawValue` can smuggle a raw break in. Re-split in that rare case.
-        if memchr::memchr2(b'\n', b'\r', &buf[body..]).is_some() {
-            let json = buf.split_off(body);
-            buf.truncate(start);
-            encode::data(buf, &json);
-        } else {
-            buf.put_u8(b'\n');
-        }
-        Ok(())
+    fn serialize(&self, value: &T, out: &mut DataWriter<'_>) -> Result<(), SerializeError> {
+        // serde_json writes UTF-8 only: no need to check it again.
+        serde_json::to_writer(out.buf.writer(), value).map_err(SerializeError::new)
     }
 }
 
@@ -62,9 +149,9 @@ where
     F: Fn(&T) -> O,
     O: SerializerOutput,
 {
-    fn write_data(&self, value: &T, buf: &mut BytesMut) -> Result<(), SerializeError> {
+    fn serialize(&self, value: &T, out: &mut DataWriter<'_>) -> Result<(), SerializeError> {
         let text = self(value).into_result()?;
-        encode::data(buf, text.as_bytes());
+        out.write_str(&text);
         Ok(())
     }
 }
@@ -125,7 +212,7 @@ mod tests {
         m.insert("msg", serde_json::json!("line1\nline2"));
         m.insert("n", serde_json::json!(1));
         let mut buf = BytesMut::new();
-        Json.write_data(&m, &mut buf).unwrap();
+        write_data(&Json, &m, &mut buf).unwrap();
         assert_eq!(&buf[..], b"data: {\"msg\":\"line1\\nline2\",\"n\":1}\n");
         assert_eq!(
             &buf[6..buf.len() - 1],
@@ -139,7 +226,7 @@ mod tests {
         let mut m = BTreeMap::new();
         m.insert((1, 2), 3);
         let mut buf = BytesMut::from(&b"keep"[..]);
-        let err = Json.write_data(&m, &mut buf).unwrap_err();
+        let err = write_data(&Json, &m, &mut buf).unwrap_err();
         assert!(err.to_string().contains("key must be a string"), "{err}");
         assert_eq!(&buf[..], b"keep");
     }
@@ -148,11 +235,11 @@ mod tests {
     fn custom_fn_output_is_split() {
         let f = |v: &u32| format!("{v}\n{v}");
         let mut buf = BytesMut::new();
-        f.write_data(&7, &mut buf).unwrap();
+        write_data(&f, &7, &mut buf).unwrap();
         assert_eq!(&buf[..], b"data: 7\ndata: 7\n");
 
         let g = |_: &u32| -> Result<String, std::fmt::Error> { Err(std::fmt::Error) };
-        assert!(g.write_data(&7, &mut buf).is_err());
+        assert!(write_data(&g, &7, &mut buf).is_err());
         assert_eq!(&buf[..], b"data: 7\ndata: 7\n");
     }
 }

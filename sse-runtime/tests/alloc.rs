@@ -1,13 +1,19 @@
-//! The per-event path allocates nothing: encoding a string event, with or without fields,
-//! writes straight into a buffer that has room (counted with a global allocator).
+//! Memory, counted with a global allocator: the per-event path allocates nothing, and a
+//! stream gives back the memory of one large event instead of keeping it for its life.
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
     cell::Cell,
+    future::poll_fn,
+    pin::Pin,
+    rc::Rc,
+    sync::atomic::{AtomicIsize, Ordering},
+    task::Poll,
 };
 
-use bytes::BytesMut;
-use sse_runtime::{Event, IntoEvent};
+use actix_web::body::MessageBody;
+use bytes::Bytes;
+use sse_runtime::{Event, Sse, SseError};
 
 struct Counting;
 
@@ -15,62 +21,128 @@ thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Bytes currently allocated, by every thread.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
         unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn allocations_in(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
 }
 
-#[test]
-fn string_events_allocate_nothing_even_with_fields() {
-    let mut buf = BytesMut::with_capacity(4096);
+type Body = Pin<Box<dyn MessageBody<Error = SseError>>>;
+
+async fn next_chunk(body: &mut Body) -> Bytes {
+    poll_fn(|cx| body.as_mut().poll_next(cx))
+        .await
+        .expect("a chunk")
+        .expect("not an error")
+}
+
+/// Parks the handler once, so the body hands the chunk so far to the test.
+async fn yield_to_body() {
+    let mut parked = false;
+    poll_fn(|cx| {
+        if parked {
+            Poll::Ready(())
+        } else {
+            parked = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// What `send!("..")` and `send!(text, event = .., id = ..)` call, counted around the whole
+/// call through the stream's `Sender`, once the stream's buffer exists.
+#[tokio::test]
+async fn string_events_allocate_nothing_even_with_fields() {
+    let counts = Rc::new(Cell::new((usize::MAX, usize::MAX)));
+    let out = counts.clone();
     let text = String::from("line one\nline two");
+    let mut body: Body = Box::pin(
+        Sse::from_fn(move |tx| async move {
+            tx.send("x".repeat(4000)).await.unwrap();
+            yield_to_body().await;
 
-    let n = allocations_in(|| "plain".encode_into(&mut buf).unwrap());
-    assert_eq!(n, 0, "send!(\"plain\")");
+            let before = allocations();
+            tx.send("plain").await.unwrap();
+            let plain = allocations() - before;
 
-    let fields = Event::new().event("update").id(7);
-    let n = allocations_in(|| text.as_str().encode_with_fields(fields, &mut buf).unwrap());
-    assert_eq!(
-        n, 0,
-        "send!(text, event = .., id = ..) must not copy the data into an Event"
+            let fields = Event::new().event("update").id(7);
+            let before = allocations();
+            tx.send_with(text.as_str(), fields).await.unwrap();
+            let with_fields = allocations() - before;
+            out.set((plain, with_fields));
+        })
+        .no_heartbeat(),
     );
-
+    assert_eq!(next_chunk(&mut body).await.len(), 4008);
+    let chunk = next_chunk(&mut body).await;
     assert_eq!(
-        &buf[..],
+        &chunk[..],
         &b"data: plain\n\nevent: update\nid: 7\ndata: line one\ndata: line two\n\n"[..]
     );
+    let (plain, with_fields) = counts.get();
+    assert_eq!(plain, 0, "send!(\"plain\")");
+    assert_eq!(
+        with_fields, 0,
+        "send!(text, event = .., id = ..) must not copy the data into an Event"
+    );
 }
 
-#[test]
-fn fields_replace_an_events_own_and_bad_fields_write_nothing() {
-    let mut buf = BytesMut::new();
-    Event::data("d")
-        .event("old")
-        .id(1)
-        .encode_with_fields(Event::new().id(2).with_comment("c"), &mut buf)
-        .unwrap();
-    assert_eq!(&buf[..], &b": c\nevent: old\nid: 2\ndata: d\n\n"[..]);
-
-    let mut buf = BytesMut::new();
-    assert!("x"
-        .encode_with_fields(Event::new().id("a\nb"), &mut buf)
-        .is_err());
-    assert!("x"
-        .encode_with_fields(Event::new().event("a\rb"), &mut buf)
-        .is_err());
-    assert!(buf.is_empty());
+/// One 1 MiB event, then small ones: once the large chunk is gone, the stream holds about
+/// its steady-state buffer again, not 1 MiB for the rest of its life (with the heartbeat
+/// off, so no idle timer gives it back either).
+#[tokio::test]
+async fn memory_returns_to_the_steady_state_after_one_large_event() {
+    const BIG: usize = 1 << 20;
+    let mut body: Body = Box::pin(
+        Sse::from_fn(move |tx| async move {
+            tx.send("x".repeat(BIG)).await.unwrap();
+            for i in 0..100 {
+                yield_to_body().await;
+                tx.send(format!("small {i}")).await.unwrap();
+            }
+            std::future::pending::<()>().await;
+        })
+        .no_heartbeat(),
+    );
+    let baseline = LIVE.load(Ordering::Relaxed);
+    let big = next_chunk(&mut body).await;
+    assert_eq!(big.len(), BIG + 8);
+    drop(big);
+    let mut peak_after = isize::MIN;
+    for i in 0..100 {
+        let chunk = next_chunk(&mut body).await;
+        assert_eq!(chunk, format!("data: small {i}\n\n").as_bytes());
+        drop(chunk);
+        peak_after = peak_after.max(LIVE.load(Ordering::Relaxed) - baseline);
+    }
+    assert!(
+        peak_after < 64 * 1024,
+        "after the large event the stream still holds {peak_after} bytes more than before it"
+    );
 }

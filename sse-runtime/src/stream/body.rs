@@ -18,7 +18,7 @@ use super::{
     heartbeat::{Heartbeat, DEFAULT_HEARTBEAT_FRAME},
     shared::Shared,
     source::{FnSource, HandlerResult, Plain, Source, StreamItem, StreamSource, WithSerializer},
-    Sender,
+    Sender, MAX_HEARTBEAT, MIN_HEARTBEAT,
 };
 use crate::{encode, Event, InvalidEvent, Serializer, SseSession};
 
@@ -189,11 +189,23 @@ impl<S: Source> Sse<S> {
     }
 
     /// Sets the heartbeat period (the stream's idle time before a heartbeat is sent).
+    ///
+    /// The period must be between [`MIN_HEARTBEAT`] (10 ms) and [`MAX_HEARTBEAT`] (24 h),
+    /// the range `#[sse(heartbeat = "..")]` accepts: a period outside it is raised or
+    /// lowered to the nearest bound, with a warning in the log (target `actix_sse`). To
+    /// send no heartbeat, use [`no_heartbeat`](Self::no_heartbeat).
     pub fn heartbeat(mut self, period: Duration) -> Self {
+        let clamped = period.clamp(MIN_HEARTBEAT, MAX_HEARTBEAT);
+        if clamped != period {
+            log::warn!(
+                target: "actix_sse",
+                "heartbeat period {period:?} is outside 10ms..=24h; using {clamped:?}"
+            );
+        }
         self.core
             .heartbeat
             .get_or_insert_with(Heartbeat::default)
-            .period = period;
+            .period = clamped;
         self
     }
 
@@ -341,9 +353,18 @@ impl Core {
             if buf.is_empty() {
                 return None;
             }
-            buf.split().freeze()
+            let chunk = buf.split().freeze();
+            if chunk.len() > self.shared.limit.get() {
+                // One event larger than the buffer limit: let its allocation go with the
+                // chunk, instead of reclaiming it for every small event that follows.
+                *buf = BytesMut::new();
+            }
+            chunk
         };
-        self.shared.chunk_hint.set(chunk.len());
+        // The next chunk likely needs what this one did, up to the limit.
+        self.shared
+            .chunk_hint
+            .set(chunk.len().min(self.shared.limit.get()));
         self.shared.wake_senders();
         if let Some(hb) = &mut self.heartbeat {
             hb.rearm();

@@ -23,3 +23,9 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// Default back-pressure limit: bytes encoded but not yet taken by actix-web, per stream.
 pub const DEFAULT_BUFFER: usize = 32 * 1024;
+
+/// The shortest heartbeat period: shorter ones are raised to it.
+pub const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
+
+/// The longest heartbeat period: longer ones are lowered to it.
+pub const MAX_HEARTBEAT: Duration = Duration::from_secs(24 * 60 * 60);

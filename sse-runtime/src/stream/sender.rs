@@ -5,7 +5,10 @@ use std::{fmt, rc::Rc};
 use bytes::BytesMut;
 
 use super::shared::Shared;
-use crate::{encode, Event, IntoEvent, InvalidEvent, SerializeError, Serializer};
+use crate::{
+    encode, event::sealed::Out, serialize, Event, IntoEvent, InvalidEvent, SerializeError,
+    Serializer,
+};
 
 /// Sends events into one stream: what `send!` calls. Cheap to clone; not `Send` (it lives
 /// on the connection's worker thread, like the handler).
@@ -38,19 +41,24 @@ impl Sender {
     ///
     /// Errors: [`SendError::Invalid`] if the event would inject fields (nothing is written
     /// and the stream goes on), [`SendError::Closed`] once the stream has ended.
+    ///
+    /// After the stream has ended, a send from the handler itself never completes: the
+    /// body stops polling the handler and drops it (its locals' `Drop` runs), as when the
+    /// client goes away. A send from another task (a clone moved into a spawned task)
+    /// yields once, then returns [`SendError::Closed`].
     pub async fn send(&self, event: impl IntoEvent) -> Result<(), SendError> {
-        std::future::poll_fn(|cx| self.shared.poll_ready(cx)).await?;
-        self.commit(|buf| event.encode_into(buf).map_err(SendError::Invalid))
+        self.ready().await?;
+        self.commit(|buf| event.encode_into(&mut Out(buf)).map_err(SendError::Invalid))
     }
 
     /// Sends `value` (an [`Event`] or a string) with the `event`, `id`, `retry` and comment
     /// that `fields` sets, replacing the value's own: `send!(text, id = 7)`. A string is
     /// written straight into the buffer, like [`send`](Self::send).
     pub async fn send_with(&self, value: impl IntoEvent, fields: Event) -> Result<(), SendError> {
-        std::future::poll_fn(|cx| self.shared.poll_ready(cx)).await?;
+        self.ready().await?;
         self.commit(|buf| {
             value
-                .encode_with_fields(fields, buf)
+                .encode_with_fields(fields, &mut Out(buf))
                 .map_err(SendError::Invalid)
         })
     }
@@ -67,8 +75,14 @@ impl Sender {
         T: ?Sized,
         S: Serializer<T> + ?Sized,
     {
-        std::future::poll_fn(|cx| self.shared.poll_ready(cx)).await?;
+        self.ready().await?;
         self.commit(|buf| encode_serialized(buf, value, serializer, &fields))
+    }
+
+    /// Waits for room in the buffer.
+    fn ready(&self) -> impl std::future::Future<Output = Result<(), SendError>> + '_ {
+        let mut yielded = false;
+        std::future::poll_fn(move |cx| self.shared.poll_ready(cx, &mut yielded))
     }
 
     /// Every send, once there is room: write the whole frame or nothing, and let the body
@@ -111,9 +125,7 @@ pub(super) fn encode_serialized<T: ?Sized, S: Serializer<T> + ?Sized>(
 ) -> Result<(), SendError> {
     fields.validate().map_err(SendError::Invalid)?;
     encode::fields(buf, fields);
-    serializer
-        .write_data(value, buf)
-        .map_err(SendError::Serialize)?;
+    serialize::write_data(serializer, value, buf).map_err(SendError::Serialize)?;
     buf.extend_from_slice(b"\n");
     Ok(())
 }

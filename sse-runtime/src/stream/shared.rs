@@ -41,8 +41,26 @@ impl Shared {
         })
     }
 
-    pub(super) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+    /// Room for one more event? `yielded` is the calling send's own state.
+    pub(super) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        yielded: &mut bool,
+    ) -> Poll<Result<(), SendError>> {
         if self.closed.get() {
+            if self.in_body.get() {
+                // The handler itself, inside the body: a closed body never polls it again
+                // and drops it, so this send never completes. Returning `Closed` at once
+                // would let a loop of sends after a close spin without ever yielding.
+                return Poll::Pending;
+            }
+            if !*yielded {
+                // A sender in another task: yield once before reporting, so that a loop
+                // that ignores the error still lets the worker run other tasks.
+                *yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             return Poll::Ready(Err(SendError::Closed));
         }
         if self.buf.borrow().len() < self.limit.get() {

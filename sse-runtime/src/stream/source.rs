@@ -13,7 +13,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use super::{sender::encode_serialized, shared::Shared};
-use crate::{Event, IntoEvent, Serializer};
+use crate::{event::sealed::Out, Event, IntoEvent, Serializer};
 
 mod sealed {
     use super::*;
@@ -89,7 +89,7 @@ pub trait StreamItem {
 
 impl<T: IntoEvent> StreamItem for T {
     fn encode_item(self, buf: &mut BytesMut) -> Result<(), ItemError> {
-        self.encode_into(buf)
+        self.encode_into(&mut Out(buf))
             .map_err(|e| ItemError::Skip(e.to_string()))
     }
 }
