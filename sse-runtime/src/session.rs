@@ -9,9 +9,7 @@ use std::{
     task::Waker,
 };
 
-use actix_web::{
-    dev::Payload, error, http::header::HeaderName, FromRequest, HttpMessage, HttpRequest,
-};
+use actix_web::{dev::Payload, http::header::HeaderName, FromRequest, HttpMessage, HttpRequest};
 
 /// A handle on one event stream that can end it from anywhere, on any thread.
 ///
@@ -104,12 +102,16 @@ impl FromRequest for SseSession {
     }
 }
 
-/// The `Last-Event-ID` request header, sent by a reconnecting client (WIRE 35).
+/// The `Last-Event-ID` request header, sent by a reconnecting client.
 ///
-/// Read as bytes and decoded as UTF-8, so non-ASCII ids work. `None` when the header is
-/// absent or empty (an empty id means "no id", WIRE 24). A header that is not valid UTF-8
-/// is answered with `400 Bad Request` (the browser only ever sends back ids it received,
-/// which are UTF-8; anything else is not a resumption we can honour).
+/// `None` when there is nothing to resume from. Extracting it never fails, because a
+/// failed request (`400`) would make a browser's `EventSource` give up for good; instead
+/// every header that cannot be an id the server sent is treated as absent:
+///
+/// - absent or empty (an empty id means "no id");
+/// - not valid UTF-8 (the browser only sends back ids it received, which are UTF-8);
+/// - longer than [`LastEventId::MAX_LEN`] (1 KiB);
+/// - sent more than once (which one is meant cannot be known).
 ///
 /// ```
 /// use actix_sse::LastEventId;
@@ -126,6 +128,24 @@ pub struct LastEventId(pub Option<String>);
 impl LastEventId {
     /// The header's name.
     pub const HEADER: HeaderName = HeaderName::from_static("last-event-id");
+
+    /// The longest id read, in bytes; a longer header is treated as absent.
+    pub const MAX_LEN: usize = 1024;
+
+    /// The id a request carries, by the rules above.
+    pub fn from_request_headers(headers: &actix_web::http::header::HeaderMap) -> Self {
+        let mut values = headers.get_all(&Self::HEADER);
+        let (Some(value), None) = (values.next(), values.next()) else {
+            return Self(None);
+        };
+        if value.len() > Self::MAX_LEN {
+            return Self(None);
+        }
+        match std::str::from_utf8(value.as_bytes()) {
+            Ok("") | Err(_) => Self(None),
+            Ok(id) => Self(Some(id.to_owned())),
+        }
+    }
 
     /// The id as `Option<&str>`.
     pub fn as_deref(&self) -> Option<&str> {
@@ -146,19 +166,10 @@ impl std::ops::Deref for LastEventId {
 }
 
 impl FromRequest for LastEventId {
-    type Error = actix_web::Error;
+    type Error = std::convert::Infallible;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(value) = req.headers().get(&Self::HEADER) else {
-            return ready(Ok(Self(None)));
-        };
-        ready(match std::str::from_utf8(value.as_bytes()) {
-            Ok("") => Ok(Self(None)),
-            Ok(id) => Ok(Self(Some(id.to_owned()))),
-            Err(_) => Err(error::ErrorBadRequest(
-                "Last-Event-ID header is not valid UTF-8",
-            )),
-        })
+        ready(Ok(Self::from_request_headers(req.headers())))
     }
 }

@@ -58,7 +58,7 @@ pub async fn events(
     use eventsource_stream::Eventsource;
     let mut req = awc::Client::new().get(url);
     for (name, value) in headers {
-        req = req.insert_header((
+        req = req.append_header((
             *name,
             awc::http::header::HeaderValue::from_bytes(value).unwrap(),
         ));
