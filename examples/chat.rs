@@ -79,7 +79,7 @@ async fn main() -> std::io::Result<()> {
             .route("/say", web::post().to(say))
             .service(chat)
     })
-    .h1_allow_half_closed(false)
+    .sse_defaults()
     .shutdown_timeout(1)
     .bind(("127.0.0.1", 8081))?;
     println!("chat: open http://127.0.0.1:8081/ in two tabs");

@@ -32,6 +32,7 @@ async fn main() -> std::io::Result<()> {
             .wrap(Logger::default())
             .service(ticks)
     })
+    .sse_defaults()
     .shutdown_timeout(1)
     .bind(("127.0.0.1", 8083))?;
     println!("middleware: curl -N --compressed http://127.0.0.1:8083/ticks");

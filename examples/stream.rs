@@ -61,6 +61,7 @@ fn tokio_stream_from<T>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl Stream<I
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let server = HttpServer::new(|| App::new().service(numbers).service(readings))
+        .sse_defaults()
         .shutdown_timeout(1)
         .bind(("127.0.0.1", 8082))?;
     println!("stream: curl -N http://127.0.0.1:8082/numbers  (or /readings)");

@@ -27,7 +27,9 @@ pub use futures_core::Stream;
 
 /// Everything a handler needs: `use actix_sse::prelude::*;`.
 pub mod prelude {
-    pub use crate::{close, send, sse, Event, Json, LastEventId, SendError, Sender, SseSession};
+    pub use crate::{
+        close, send, sse, Event, Json, LastEventId, SendError, Sender, SseServerExt, SseSession,
+    };
 }
 
 /// Sends one event from the body of an [`#[sse]`](macro@sse) handler.

@@ -137,7 +137,7 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or(8080);
     let server = HttpServer::new(|| App::new().configure(configure))
         // Notice a vanished client at once instead of at the next heartbeat write.
-        .h1_allow_half_closed(false)
+        .sse_defaults()
         // Streams are endless: don't let them hold Ctrl-C for the default 30 s.
         .shutdown_timeout(1)
         .bind(("127.0.0.1", port))?;

@@ -15,12 +15,14 @@
 
 mod encode;
 mod event;
+mod lifecycle;
 mod response;
 mod serialize;
 mod session;
 mod stream;
 
 pub use event::{Event, Field, IntoEvent, InvalidEvent};
+pub use lifecycle::{ServerSetup, SseServerExt, DEFAULT_SEND_TIMEOUT};
 pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};
 pub use session::{LastEventId, SseSession};
 #[doc(hidden)]
