@@ -24,7 +24,7 @@ use super::{memory::MemorySubscription, EventId};
 /// behind). A reset's type is the hub's reset name (`reset` by default), its data the
 /// reason (`unknown-id`, `trimmed` or `lagged`), and its id the hub's newest position, so a
 /// client that reconnects after it resumes from there.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ChannelEvent {
     topic: Arc<str>,
     id: EventId,
