@@ -1,7 +1,8 @@
 //! Several publisher threads, several subscriber threads that drop their subscription at
 //! random and resume with the last id they saw (some of them also fall behind their small
 //! queue and get ended, as a slow client would): in the end, every subscriber saw exactly
-//! the events of its topics since its first id, once each, in id order.
+//! the events of its topics since its first id (or, started live, since its first event),
+//! once each, in id order.
 
 use std::{
     collections::BTreeMap,
@@ -66,11 +67,14 @@ fn resubscribing_subscribers_see_everything_exactly_once_in_order() {
                     .unwrap();
                 rt.block_on(async move {
                     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1));
-                    let mut last = start;
+                    // Two subscribers start live (no id): their first event must be a clean
+                    // cut, every later event of their topics follows.
+                    let live = n >= 2;
+                    let mut last = (!live).then_some(start);
                     let mut seen: Vec<(u64, String, String)> = Vec::new();
                     let (mut subscriptions, mut lagged) = (0, 0);
                     loop {
-                        let mut sub = hub.subscribe_many(&set, Some(&last)).await;
+                        let mut sub = hub.subscribe_many(&set, last.as_deref()).await;
                         subscriptions += 1;
                         let take = 1 + rng.below(300);
                         for _ in 0..take {
@@ -82,8 +86,9 @@ fn resubscribing_subscribers_see_everything_exactly_once_in_order() {
                                     Err(_) => waited += step,
                                 }
                                 let target = *target.lock().unwrap();
-                                if target.is_some() && seen.last().map(|s| s.0) >= target {
-                                    return (set, seen, subscriptions, lagged);
+                                let have = seen.last().map(|s| s.0);
+                                if target.is_some() && (have >= target || live && have.is_none()) {
+                                    return (set, seen, subscriptions, lagged, live);
                                 }
                                 assert!(waited < Duration::from_secs(5), "not woken");
                             };
@@ -93,7 +98,7 @@ fn resubscribing_subscribers_see_everything_exactly_once_in_order() {
                                 break;
                             };
                             assert!(!ev.is_reset(), "history covers everything: {ev:?}");
-                            last = ev.id().to_string();
+                            last = Some(ev.id().to_string());
                             seen.push((
                                 ev.id().sequence(),
                                 ev.topic().to_owned(),
@@ -152,9 +157,13 @@ fn resubscribing_subscribers_see_everything_exactly_once_in_order() {
     let results: Vec<_> = subscribers.into_iter().map(|s| s.join().unwrap()).collect();
     assert!(Instant::now() < deadline, "took too long");
 
-    for (set, seen, subscriptions, lagged) in results {
+    for (set, seen, subscriptions, lagged, live) in results {
+        let from = match (live, seen.first()) {
+            (true, Some(first)) => first.0,
+            _ => start_seq + 1,
+        };
         let expected: Vec<(u64, String, String)> = published
-            .range(start_seq + 1..)
+            .range(from..)
             .filter(|(_, (t, _))| set.contains(t))
             .map(|(&s, (t, d))| (s, t.clone(), d.clone()))
             .collect();
@@ -170,4 +179,54 @@ fn resubscribing_subscribers_see_everything_exactly_once_in_order() {
         );
         assert!(subscriptions > 1);
     }
+}
+
+#[test]
+fn a_live_subscription_to_several_topics_starts_at_one_position() {
+    // One publisher cycles through eight topics, so positions in them are consecutive.
+    // A live subscription to all eight, taken while it publishes, must then see
+    // consecutive positions from its first event on: its topics all start at one cut,
+    // though they are registered one after another.
+    let topics: Vec<String> = (0..8).map(|i| format!("t{i}")).collect();
+    let hub = Channels::builder().history_events(16).build();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publisher = {
+        let (hub, topics, stop) = (hub.clone(), topics.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut n = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let topic = &topics[n % topics.len()];
+                hub.publish(topic, "x").now_or_never().unwrap().unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for _ in 0..1_500 {
+            let mut sub = hub.subscribe_many(&topics, None).await;
+            let mut seqs = Vec::new();
+            for _ in 0..4 {
+                let next = tokio::time::timeout(Duration::from_secs(5), sub.next())
+                    .await
+                    .expect("woken");
+                // On a busy machine this thread may be descheduled long enough to lag.
+                let Some(ev) = next else {
+                    assert!(sub.lagged());
+                    break;
+                };
+                seqs.push(ev.id().sequence());
+            }
+            assert!(
+                seqs.windows(2).all(|w| w[1] == w[0] + 1),
+                "a gap right after the start: {seqs:?}"
+            );
+        }
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(publisher.join().unwrap() > 0);
 }

@@ -294,7 +294,10 @@ impl Hub {
             match start {
                 Start::Unknown => q.reset_at(self.head(), "unknown-id"),
                 Start::After(_) if trimmed => q.reset_at(self.head(), "trimmed"),
-                Start::Live if replay_last > 0 && names.len() > 1 => {
+                // Several topics were registered one after the other: start them all at
+                // one position, so the client's first id covers every topic alike.
+                Start::Live if replay_last == 0 && names.len() > 1 => q.skip_upto = self.head(),
+                Start::Live if names.len() > 1 => {
                     let mut seqs: Vec<u64> = q.replayed().collect();
                     if seqs.len() > replay_last {
                         let cut = seqs.len() - replay_last - 1;

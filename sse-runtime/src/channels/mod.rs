@@ -273,9 +273,11 @@ impl Channels {
         match &self.backend {
             Backend::Memory(hub) => Ok(hub.publish(topic, |id, buf| {
                 // The fields, then the data lines, then the empty line. Encoding fields with
-                // an id always ends with that empty line: put the data before it.
+                // an id ends with that empty line: put the data before it.
                 let _ = head.id(id).encode(buf);
-                buf.truncate(buf.len() - 1);
+                if buf.ends_with(b"\n\n") {
+                    buf.truncate(buf.len() - 1);
+                }
                 buf.extend_from_slice(&data);
                 buf.put_u8(b'\n');
             })),
