@@ -386,8 +386,8 @@ impl Default for ChannelsBuilder {
 }
 
 impl ChannelsBuilder {
-    /// At most `n` events of history per topic (default 1 000). `0` keeps none: a client
-    /// then resumes only if nothing was published since its last event.
+    /// At most `n` events of history per topic (default 1 000). With `0` nothing is kept:
+    /// a reconnecting client that missed anything gets a reset event.
     pub fn history_events(mut self, n: usize) -> Self {
         self.history_events = n;
         self
