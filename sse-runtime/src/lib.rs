@@ -13,6 +13,7 @@
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+mod channels;
 mod encode;
 mod event;
 mod lifecycle;
@@ -21,6 +22,10 @@ mod serialize;
 mod session;
 mod stream;
 
+pub use channels::{
+    ChannelEvent, Channels, ChannelsBuilder, EventId, InvalidEventId, Lag, PublishError,
+    Subscription,
+};
 pub use event::{Event, Field, IntoEvent, InvalidEvent};
 pub use lifecycle::{ServerSetup, SseServerExt, DEFAULT_SEND_TIMEOUT};
 pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};

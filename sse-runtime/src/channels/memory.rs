@@ -1,0 +1,486 @@
+//! The in-process hub: topics in a map, each with its own lock, history and subscribers.
+//!
+//! Locks are always taken in the order map → topic → subscriber queue. A publish holds
+//! its topic's lock while it takes the next position, encodes the frame, pushes it to
+//! every subscriber and appends it to the history; a subscribe takes its history snapshot
+//! and registers its queue under that same lock. So within a topic, every subscriber sees
+//! the publishes in position order, and a resume has neither a gap nor a duplicate at the
+//! seam between history and live.
+//!
+//! Across topics, positions come from one counter, but two topics publish in parallel: a
+//! subscriber of both may receive position 10 before 9. Its subscription therefore merges
+//! its lanes by position, and only hands out position `c` once no publish of one of its
+//! topics that might carry a lower position is still in flight (`Topic::in_flight`). The
+//! publisher wakes such subscribers only after clearing that mark.
+
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering::SeqCst},
+        Arc, RwLock,
+    },
+    task::{Context, Poll},
+};
+
+use bytes::{Bytes, BytesMut};
+
+use super::{
+    history::{Bounds, History},
+    id::{new_epoch, EventId},
+    lock,
+    queue::{Limit, Pushed, Queue},
+    ChannelEvent,
+};
+use crate::Event;
+
+/// `Topic::in_flight` when no publish is running.
+const IDLE: u64 = 0;
+/// `Topic::in_flight` while a publish has not taken its position yet.
+const PENDING: u64 = u64::MAX;
+
+pub(crate) struct Config {
+    pub(crate) bounds: Bounds,
+    pub(crate) limit: Limit,
+    pub(crate) reset_event: String,
+    pub(crate) replay_last: usize,
+}
+
+pub(crate) struct Hub {
+    config: Config,
+    epoch: u64,
+    /// The next position to hand out; positions start at 1, so 0 is "before everything".
+    next_seq: AtomicU64,
+    /// The highest position trimmed from a topic that was then removed: a topic created
+    /// afresh cannot tell whether a position older than this lost anything.
+    removed_upto: AtomicU64,
+    topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
+}
+
+struct Topic {
+    name: Arc<str>,
+    /// The position a publish of this topic is delivering right now (`IDLE`, `PENDING`,
+    /// or the position).
+    in_flight: AtomicU64,
+    state: std::sync::Mutex<TopicState>,
+}
+
+struct TopicState {
+    /// Taken out of the map: whoever holds this `Arc` looks the topic up again.
+    removed: bool,
+    history: History,
+    /// A slab: a subscription remembers its slot, so leaving is O(1).
+    subs: Vec<Option<Sub>>,
+    free: Vec<usize>,
+    count: usize,
+    multi: usize,
+}
+
+struct Sub {
+    queue: Arc<Queue>,
+    lane: usize,
+}
+
+impl TopicState {
+    fn idle(&self) -> bool {
+        self.count == 0 && self.history.is_empty()
+    }
+
+    fn insert(&mut self, sub: Sub) -> usize {
+        self.count += 1;
+        self.multi += usize::from(sub.queue.multi);
+        match self.free.pop() {
+            Some(slot) => {
+                self.subs[slot] = Some(sub);
+                slot
+            }
+            None => {
+                self.subs.push(Some(sub));
+                self.subs.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, slot: usize, queue: &Arc<Queue>) {
+        if let Some(Some(sub)) = self.subs.get(slot) {
+            if Arc::ptr_eq(&sub.queue, queue) {
+                self.vacate(slot);
+            }
+        }
+        if self.count == 0 {
+            // Give back the slab of a topic that had many subscribers.
+            self.subs = Vec::new();
+            self.free = Vec::new();
+        }
+    }
+
+    fn vacate(&mut self, slot: usize) {
+        if let Some(sub) = self.subs[slot].take() {
+            self.count -= 1;
+            self.multi -= usize::from(sub.queue.multi);
+            self.free.push(slot);
+        }
+    }
+}
+
+/// Where a subscription starts.
+#[derive(Clone, Copy)]
+enum Start {
+    Live,
+    After(u64),
+    Unknown,
+}
+
+impl Hub {
+    pub(crate) fn new(config: Config) -> Self {
+        Self {
+            config,
+            epoch: new_epoch(),
+            next_seq: AtomicU64::new(1),
+            removed_upto: AtomicU64::new(0),
+            topics: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The newest position handed out so far (0 before the first publish).
+    fn head(&self) -> u64 {
+        self.next_seq.load(SeqCst) - 1
+    }
+
+    fn lookup(&self, name: &str) -> Arc<Topic> {
+        if let Some(topic) = self
+            .topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
+            return topic.clone();
+        }
+        let mut map = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let name: Arc<str> = name.into();
+        map.entry(name.clone())
+            .or_insert_with(|| {
+                Arc::new(Topic {
+                    name,
+                    in_flight: AtomicU64::new(IDLE),
+                    state: std::sync::Mutex::new(TopicState {
+                        removed: false,
+                        history: History::new(self.removed_upto.load(SeqCst)),
+                        subs: Vec::new(),
+                        free: Vec::new(),
+                        count: 0,
+                        multi: 0,
+                    }),
+                })
+            })
+            .clone()
+    }
+
+    /// Runs `f` on the topic under its lock (creating the topic if needed), then removes
+    /// the topic if it is left with no subscriber and no history.
+    fn with_topic<R>(&self, name: &str, f: impl FnOnce(&Arc<Topic>, &mut TopicState) -> R) -> R {
+        loop {
+            let topic = self.lookup(name);
+            let mut st = lock(&topic.state);
+            if st.removed {
+                continue;
+            }
+            let out = f(&topic, &mut st);
+            let idle = st.idle();
+            drop(st);
+            if idle {
+                self.remove_if_idle(&topic);
+            }
+            return out;
+        }
+    }
+
+    fn remove_if_idle(&self, topic: &Arc<Topic>) {
+        let mut map = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let mut st = lock(&topic.state);
+        if st.removed || !st.idle() {
+            return;
+        }
+        st.removed = true;
+        self.removed_upto
+            .fetch_max(st.history.trimmed_upto(), SeqCst);
+        if map.get(&topic.name).is_some_and(|t| Arc::ptr_eq(t, topic)) {
+            map.remove(&topic.name);
+        }
+    }
+
+    /// Publishes one frame: `write` encodes it for the id it is given. Nothing here waits
+    /// on a subscriber.
+    pub(crate) fn publish(
+        &self,
+        name: &str,
+        write: impl FnOnce(EventId, &mut BytesMut),
+    ) -> EventId {
+        let config = &self.config;
+        self.with_topic(name, |topic, st| {
+            topic.in_flight.store(PENDING, SeqCst);
+            let seq = self.next_seq.fetch_add(1, SeqCst);
+            topic.in_flight.store(seq, SeqCst);
+            let id = EventId::new(self.epoch, seq);
+            let frame = encode_frame(|buf| write(id, buf));
+
+            let defer = st.multi > 0;
+            for slot in 0..st.subs.len() {
+                let Some(sub) = &st.subs[slot] else { continue };
+                let pushed = sub.queue.push(
+                    sub.lane,
+                    seq,
+                    &frame,
+                    config.limit,
+                    || self.head(),
+                    sub.queue.multi,
+                );
+                if pushed == Pushed::Ended {
+                    st.vacate(slot);
+                }
+            }
+            st.history.push(seq, frame, &config.bounds);
+            topic.in_flight.store(IDLE, SeqCst);
+            if defer {
+                for sub in st.subs.iter().flatten().filter(|s| s.queue.multi) {
+                    sub.queue.wake();
+                }
+            }
+            id
+        })
+    }
+
+    /// Registers a subscription on `names` (deduplicated by the caller), resuming after
+    /// `last_event_id` if it is a position this hub still covers.
+    pub(crate) fn subscribe(
+        self: &Arc<Self>,
+        names: &[&str],
+        last_event_id: Option<&str>,
+    ) -> MemorySubscription {
+        let start = match last_event_id {
+            None | Some("") => Start::Live,
+            Some(text) => match text.parse::<EventId>() {
+                Ok(id) if id.epoch() == self.epoch && id.sequence() <= self.head() => {
+                    Start::After(id.sequence())
+                }
+                _ => Start::Unknown,
+            },
+        };
+        let queue = Arc::new(Queue::new(names.len()));
+        let mut topics = Vec::with_capacity(names.len());
+        let mut trimmed = false;
+        let replay_last = self.config.replay_last;
+        for (lane, name) in names.iter().enumerate() {
+            self.with_topic(name, |topic, st| {
+                st.history.trim(&self.config.bounds);
+                let mut q = queue.lock();
+                match start {
+                    Start::After(seq) if st.history.trimmed_upto() > seq => trimmed = true,
+                    Start::After(seq) => q.replay(lane, st.history.after(seq)),
+                    Start::Live if replay_last > 0 => q.replay(lane, st.history.last(replay_last)),
+                    Start::Live | Start::Unknown => {}
+                }
+                drop(q);
+                let slot = st.insert(Sub {
+                    queue: queue.clone(),
+                    lane,
+                });
+                topics.push((topic.clone(), slot));
+            });
+        }
+        {
+            // Registered everywhere: whatever is published from now on reaches the queue.
+            let mut q = queue.lock();
+            match start {
+                Start::Unknown => q.reset_at(self.head(), "unknown-id"),
+                Start::After(_) if trimmed => q.reset_at(self.head(), "trimmed"),
+                // Several topics were registered one after the other: start them all at
+                // one position, so the client's first id covers every topic alike.
+                Start::Live if replay_last == 0 && names.len() > 1 => q.skip_upto = self.head(),
+                Start::Live if names.len() > 1 => {
+                    let mut seqs: Vec<u64> = q.replayed().collect();
+                    if seqs.len() > replay_last {
+                        let cut = seqs.len() - replay_last - 1;
+                        let (_, cutoff, _) = seqs.select_nth_unstable(cut);
+                        let cutoff = *cutoff;
+                        q.drop_replay_upto(cutoff);
+                    }
+                }
+                _ => {}
+            }
+        }
+        MemorySubscription {
+            hub: self.clone(),
+            queue,
+            topics,
+            done: false,
+        }
+    }
+
+    pub(crate) fn subscriber_count(&self, name: &str) -> usize {
+        let topic = self
+            .topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned();
+        topic.map_or(0, |t| lock(&t.state).count)
+    }
+
+    pub(crate) fn topic_count(&self) -> usize {
+        self.topics.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Trims every topic's history by age and removes idle topics.
+    pub(crate) fn sweep(&self) {
+        let all: Vec<Arc<Topic>> = self
+            .topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for topic in all {
+            let mut st = lock(&topic.state);
+            st.history.trim(&self.config.bounds);
+            let idle = st.idle() && !st.removed;
+            drop(st);
+            if idle {
+                self.remove_if_idle(&topic);
+            }
+        }
+    }
+
+    fn reset_frame(&self, position: u64, reason: &str) -> Bytes {
+        let event = Event::new()
+            .event(&self.config.reset_event)
+            .id(EventId::new(self.epoch, position))
+            .with_data(reason);
+        // The name was checked when the hub was built.
+        encode_frame(|buf| {
+            let _ = event.encode(buf);
+        })
+    }
+}
+
+/// Encodes into a reused per-thread buffer, then copies into a frame of exactly the
+/// encoded size: history memory stays close to the bytes it holds.
+fn encode_frame(write: impl FnOnce(&mut BytesMut)) -> Bytes {
+    thread_local! {
+        static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    }
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            write(&mut buf);
+            let frame = Bytes::copy_from_slice(&buf);
+            if buf.capacity() > 64 * 1024 {
+                *buf = BytesMut::new();
+            }
+            frame
+        }
+        Err(_) => {
+            let mut buf = BytesMut::new();
+            write(&mut buf);
+            Bytes::copy_from_slice(&buf)
+        }
+    })
+}
+
+/// The memory backend's side of a `Subscription`.
+pub(crate) struct MemorySubscription {
+    hub: Arc<Hub>,
+    queue: Arc<Queue>,
+    /// Every topic with this subscription's slot in it; the index is the lane.
+    topics: Vec<(Arc<Topic>, usize)>,
+    done: bool,
+}
+
+impl MemorySubscription {
+    pub(crate) fn lagged(&self) -> bool {
+        self.queue.lock().lagged
+    }
+
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<ChannelEvent>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let multi = self.queue.multi;
+        loop {
+            // Read before looking at the queue: every position below `head` is either
+            // queued already or still in flight in one of our topics.
+            let head = if multi {
+                self.hub.next_seq.load(SeqCst)
+            } else {
+                u64::MAX
+            };
+            let mut st = self.queue.lock();
+            if let Some((position, reason)) = st.reset.take() {
+                drop(st);
+                let topic = self.topics.first().map(|t| t.0.name.clone());
+                return Poll::Ready(Some(ChannelEvent::reset(
+                    topic.unwrap_or_else(|| "".into()),
+                    EventId::new(self.hub.epoch, position),
+                    self.hub.reset_frame(position, reason),
+                )));
+            }
+            if st.closed || self.topics.is_empty() {
+                drop(st);
+                self.done = true;
+                return Poll::Ready(None);
+            }
+            let Some((lane, seq)) = st.next() else {
+                st.park(cx.waker());
+                return Poll::Pending;
+            };
+            if multi {
+                if seq >= head {
+                    // Published after `head` was read: read it again.
+                    continue;
+                }
+                if self.blocked(seq) {
+                    st.park(cx.waker());
+                    drop(st);
+                    if self.blocked(seq) {
+                        return Poll::Pending;
+                    }
+                    continue;
+                }
+            }
+            let Some((seq, frame)) = st.pop(lane) else {
+                continue;
+            };
+            if seq <= st.skip_upto {
+                continue;
+            }
+            drop(st);
+            return Poll::Ready(Some(ChannelEvent::new(
+                self.topics[lane].0.name.clone(),
+                EventId::new(self.hub.epoch, seq),
+                frame,
+            )));
+        }
+    }
+
+    /// Whether a publish in one of our topics might still deliver a position below `seq`.
+    fn blocked(&self, seq: u64) -> bool {
+        self.topics.iter().any(|(topic, _)| {
+            let in_flight = topic.in_flight.load(SeqCst);
+            in_flight != IDLE && (in_flight == PENDING || in_flight < seq)
+        })
+    }
+}
+
+impl Drop for MemorySubscription {
+    fn drop(&mut self) {
+        for (topic, slot) in &self.topics {
+            let mut st = lock(&topic.state);
+            st.remove(*slot, &self.queue);
+            let idle = st.idle() && !st.removed;
+            drop(st);
+            if idle {
+                self.hub.remove_if_idle(topic);
+            }
+        }
+    }
+}

@@ -1,0 +1,466 @@
+//! Channels: publish events to named topics, subscribe from any handler, resume exactly.
+//!
+//! [`Channels`] is a hub that lives in `web::Data` and is shared by every worker thread.
+//! [`publish`](Channels::publish) gives each event an [`EventId`] and encodes it once; the
+//! same bytes go to the topic's history and to every subscriber.
+//! [`subscribe`](Channels::subscribe) replays what a reconnecting client missed (from its
+//! `Last-Event-ID`), then goes live, with no gap and no duplicate in between. When the
+//! missed events are gone (the id is from another hub or a restart, or too old for the
+//! history), the subscriber first gets one *reset* event instead: nothing is ever skipped
+//! silently.
+//!
+//! The hub here is in-process: it is the default, needs no server, and keeps everything in
+//! memory, bounded per topic ([`ChannelsBuilder`]).
+//!
+//! ```
+//! use actix_sse::{Channels, Event};
+//! use futures_util::StreamExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let channels = Channels::new();
+//! let mut live = channels.subscribe("room-1", None).await;
+//!
+//! let first = channels.publish("room-1", "hello").await.unwrap();
+//! channels.publish("room-1", Event::data("hi").event("chat")).await.unwrap();
+//!
+//! let ev = live.next().await.unwrap();
+//! assert_eq!((ev.data().as_ref(), ev.id()), ("hello", &first));
+//!
+//! // A client that reconnects with `Last-Event-ID: <first>` gets the rest, then live events.
+//! let mut resumed = channels.subscribe("room-1", Some(&first.to_string())).await;
+//! let ev = resumed.next().await.unwrap();
+//! assert_eq!((ev.data().as_ref(), ev.event_type()), ("hi", Some("chat")));
+//! # }
+//! ```
+
+mod history;
+mod id;
+mod memory;
+mod queue;
+mod subscription;
+
+use std::{
+    error::Error as StdError,
+    fmt,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use bytes::BufMut;
+
+pub use id::{EventId, InvalidEventId};
+pub use subscription::{ChannelEvent, Subscription};
+
+use crate::{Event, IntoEvent, InvalidEvent, SerializeError, Serializer};
+
+/// A lock that shrugs off poisoning: every critical section here leaves its state
+/// consistent before it can panic.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What happens to a subscriber whose queue is full because it is not read fast enough.
+///
+/// Publishers never wait for subscribers; a slow one is dealt with on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lag {
+    /// The subscription ends at once (its stream yields `None`), dropping what it had
+    /// queued. The client reconnects with its `Last-Event-ID` and resumes from history,
+    /// so nothing is lost as long as the history still covers it.
+    #[default]
+    End,
+    /// What was queued is dropped; the next item is a reset event (reason `lagged`), then
+    /// live events follow.
+    Reset,
+}
+
+/// Why [`Channels::publish`] refused an event. Nothing was stored and no id was used.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The event could not be written safely: its `event` name contains CR or LF.
+    Invalid(InvalidEvent),
+    /// The serializer failed on the value.
+    Serialize(SerializeError),
+}
+
+impl fmt::Display for PublishError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublishError::Invalid(err) => write!(f, "cannot publish: {err}"),
+            PublishError::Serialize(err) => write!(f, "cannot publish: {err}"),
+        }
+    }
+}
+
+impl StdError for PublishError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            PublishError::Invalid(err) => Some(err),
+            PublishError::Serialize(err) => Some(err),
+        }
+    }
+}
+
+impl From<InvalidEvent> for PublishError {
+    fn from(err: InvalidEvent) -> Self {
+        PublishError::Invalid(err)
+    }
+}
+
+impl From<SerializeError> for PublishError {
+    fn from(err: SerializeError) -> Self {
+        PublishError::Serialize(err)
+    }
+}
+
+/// A hub of topics that handlers publish to and subscribe to.
+///
+/// Cheap to clone (one `Arc`), `Send + Sync`: create one, put it in `web::Data`, and use it
+/// from every worker and any task. Topics are plain strings, created when first used; a
+/// topic with no subscriber and no history left takes no memory.
+///
+/// # Ids and resuming
+///
+/// Every published event gets an [`EventId`] from the hub, written in its `id:` line, and a
+/// client sends the last one back as `Last-Event-ID` when it reconnects. Ids grow across
+/// the whole hub, so one id is a valid position in every topic: a subscription to several
+/// topics resumes from it too.
+///
+/// # History
+///
+/// Each topic keeps its latest events, bounded by count, bytes and optionally age (see
+/// [`ChannelsBuilder`]). Age is trimmed lazily, when the topic is published to or
+/// subscribed to; call [`sweep`](Self::sweep) now and then to also free topics nobody
+/// touches any more.
+///
+/// # Example: a chat room
+///
+/// ```
+/// use actix_sse::{Channels, LastEventId};
+/// use actix_web::{web, HttpResponse, Responder};
+///
+/// async fn events(
+///     room: web::Path<String>,
+///     channels: web::Data<Channels>,
+///     last: LastEventId,
+/// ) -> impl Responder {
+///     let feed = channels.subscribe(&room, last.as_deref()).await;
+///     # let _ = feed;
+///     // Stream `feed` to the client.
+///     HttpResponse::Ok()
+/// }
+///
+/// async fn post(room: web::Path<String>, channels: web::Data<Channels>, body: String) -> impl Responder {
+///     match channels.publish(&room, body).await {
+///         Ok(id) => HttpResponse::Ok().body(id.to_string()),
+///         Err(err) => HttpResponse::BadRequest().body(err.to_string()),
+///     }
+/// }
+/// # let _ = (events, post);
+/// ```
+#[derive(Clone)]
+pub struct Channels {
+    backend: Backend,
+}
+
+/// Where events live. Every backend offers the same behaviour; `Channels` only forwards.
+#[derive(Clone)]
+enum Backend {
+    Memory(Arc<memory::Hub>),
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Channels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channels")
+            .field("backend", &"memory")
+            .field("topics", &self.topic_count())
+            .finish()
+    }
+}
+
+impl Channels {
+    /// An in-process hub with the default settings (see [`ChannelsBuilder`]).
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Settings for a hub: history bounds, per-subscriber queue, what to do on lag.
+    pub fn builder() -> ChannelsBuilder {
+        ChannelsBuilder::default()
+    }
+
+    /// Publishes an event to `topic` and returns the id it was given.
+    ///
+    /// Accepts an [`Event`] or a string (the event's data). The hub sets the event's id
+    /// itself: an id set on the event is replaced. The event is encoded once; subscribers
+    /// and the history share those bytes. Publishing never waits for a subscriber: one
+    /// that cannot keep up is handled by [`Lag`]. With the in-process hub the returned
+    /// future is ready at once.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Invalid`] if the event's `event` name contains CR or LF. Nothing is
+    /// stored and no id is used up.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        event: impl IntoEvent,
+    ) -> Result<EventId, PublishError> {
+        // Replace the caller's id before checking, so only what is sent is checked.
+        let event = event.into_event().id(0);
+        event.validate()?;
+        match &self.backend {
+            Backend::Memory(hub) => Ok(hub.publish(topic, |id, buf| {
+                // Validated above; setting our id cannot make it invalid.
+                let _ = event.id(id).encode(buf);
+            })),
+        }
+    }
+
+    /// Publishes `value` as the data of an event, written by `serializer` (for example
+    /// [`Json`](crate::Json), or any `fn(&T) -> String`).
+    ///
+    /// `fields` sets the other fields (`event`, `retry`, a comment); its data and its id are
+    /// ignored, the hub sets the id. Serializing happens before the topic is touched.
+    ///
+    /// ```
+    /// use actix_sse::{Channels, Event, Json};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let channels = Channels::new();
+    /// let id = channels
+    ///     .publish_serialized("prices", &[100, 200], &Json, Event::new().event("price"))
+    ///     .await
+    ///     .unwrap();
+    /// # let _ = id; }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Serialize`] if the serializer fails, [`PublishError::Invalid`] if the
+    /// `event` name contains CR or LF. Nothing is stored and no id is used up.
+    pub async fn publish_serialized<T, S>(
+        &self,
+        topic: &str,
+        value: &T,
+        serializer: &S,
+        fields: Event,
+    ) -> Result<EventId, PublishError>
+    where
+        T: ?Sized,
+        S: Serializer<T> + ?Sized,
+    {
+        let mut head = Event::new().id(0);
+        if let Some(comment) = fields.get_comment() {
+            head = head.with_comment(comment);
+        }
+        if let Some(name) = fields.get_event() {
+            head = head.event(name);
+        }
+        if let Some(retry) = fields.get_retry() {
+            head = head.retry(retry);
+        }
+        head.validate()?;
+        let mut data = bytes::BytesMut::new();
+        serializer.write_data(value, &mut data)?;
+        match &self.backend {
+            Backend::Memory(hub) => Ok(hub.publish(topic, |id, buf| {
+                // The fields, then the data lines, then the empty line. Encoding fields with
+                // an id ends with that empty line: put the data before it.
+                let _ = head.id(id).encode(buf);
+                if buf.ends_with(b"\n\n") {
+                    buf.truncate(buf.len() - 1);
+                }
+                buf.extend_from_slice(&data);
+                buf.put_u8(b'\n');
+            })),
+        }
+    }
+
+    /// Subscribes to one topic.
+    ///
+    /// `last_event_id` is the client's `Last-Event-ID` (for example from
+    /// [`LastEventId`](crate::LastEventId)); `None` or empty means "from now on" (or the
+    /// last few events, see [`ChannelsBuilder::replay_last`]). With an id this hub gave,
+    /// the subscription first yields every event published after it that the history
+    /// still holds, then live events: each exactly once, in order. If the id is unknown
+    /// (garbage, another hub's, from before a restart, longer than 1 KiB) or older than
+    /// the history, it first yields one reset event, then live events.
+    pub async fn subscribe(&self, topic: &str, last_event_id: Option<&str>) -> Subscription {
+        self.subscribe_many(&[topic], last_event_id).await
+    }
+
+    /// Subscribes to several topics at once, as one stream in id order.
+    ///
+    /// Resuming works as for [`subscribe`](Self::subscribe): ids are positions in the whole
+    /// hub, so the client's single `Last-Event-ID` covers every topic. A reset is sent if
+    /// any of the topics lost events after it. Repeated topics count once; with no topic
+    /// at all, the stream ends at once.
+    pub async fn subscribe_many<S: AsRef<str>>(
+        &self,
+        topics: &[S],
+        last_event_id: Option<&str>,
+    ) -> Subscription {
+        let mut names: Vec<&str> = Vec::with_capacity(topics.len());
+        for topic in topics {
+            if !names.contains(&topic.as_ref()) {
+                names.push(topic.as_ref());
+            }
+        }
+        match &self.backend {
+            Backend::Memory(hub) => Subscription::memory(hub.subscribe(&names, last_event_id)),
+        }
+    }
+
+    /// How many subscriptions `topic` has right now.
+    pub fn subscriber_count(&self, topic: &str) -> usize {
+        match &self.backend {
+            Backend::Memory(hub) => hub.subscriber_count(topic),
+        }
+    }
+
+    /// How many topics exist right now (that have a subscriber or some history).
+    pub fn topic_count(&self) -> usize {
+        match &self.backend {
+            Backend::Memory(hub) => hub.topic_count(),
+        }
+    }
+
+    /// Trims every topic's history to [`history_age`](ChannelsBuilder::history_age) and
+    /// frees the topics left with no subscriber and no history.
+    ///
+    /// Without an age bound there is nothing to sweep. With one, call it now and then,
+    /// for example from a `tokio::time::interval` task; it only takes each topic's lock
+    /// briefly.
+    pub fn sweep(&self) {
+        match &self.backend {
+            Backend::Memory(hub) => hub.sweep(),
+        }
+    }
+}
+
+/// Settings for a [`Channels`] hub, from [`Channels::builder`].
+///
+/// ```
+/// use actix_sse::{Channels, Lag};
+/// use std::time::Duration;
+///
+/// let channels = Channels::builder()
+///     .history_events(100)
+///     .history_age(Duration::from_secs(60))
+///     .queue(256)
+///     .on_lag(Lag::Reset)
+///     .build();
+/// # drop(channels);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ChannelsBuilder {
+    history_events: usize,
+    history_bytes: usize,
+    history_age: Option<Duration>,
+    queue: usize,
+    lag: Lag,
+    reset_event: String,
+    replay_last: usize,
+}
+
+impl Default for ChannelsBuilder {
+    fn default() -> Self {
+        Self {
+            history_events: 1_000,
+            history_bytes: 1024 * 1024,
+            history_age: None,
+            queue: 1_024,
+            lag: Lag::End,
+            reset_event: "reset".into(),
+            replay_last: 0,
+        }
+    }
+}
+
+impl ChannelsBuilder {
+    /// At most `n` events of history per topic (default 1 000). With `0` nothing is kept:
+    /// a reconnecting client that missed anything gets a reset event.
+    pub fn history_events(mut self, n: usize) -> Self {
+        self.history_events = n;
+        self
+    }
+
+    /// At most `n` bytes of encoded events per topic (default 1 MiB). An event larger
+    /// than this is delivered live but not kept.
+    pub fn history_bytes(mut self, n: usize) -> Self {
+        self.history_bytes = n;
+        self
+    }
+
+    /// Forget events older than `age` (default: kept until the other bounds push them
+    /// out). See [`Channels::sweep`].
+    pub fn history_age(mut self, age: Duration) -> Self {
+        self.history_age = Some(age);
+        self
+    }
+
+    /// At most `n` events queued for one subscriber that has not read them yet (default
+    /// 1 024; at least 1). Replayed history does not count. See [`on_lag`](Self::on_lag).
+    pub fn queue(mut self, n: usize) -> Self {
+        self.queue = n.max(1);
+        self
+    }
+
+    /// What happens to a subscriber whose queue is full (default [`Lag::End`]).
+    pub fn on_lag(mut self, lag: Lag) -> Self {
+        self.lag = lag;
+        self
+    }
+
+    /// The event type of reset events (default `reset`).
+    ///
+    /// # Panics
+    ///
+    /// If `name` contains CR or LF, which cannot be written in an event type.
+    pub fn reset_event(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        if let Err(err) = Event::new().event(&name).validate() {
+            panic!("`reset_event` name: {err}");
+        }
+        self.reset_event = name;
+        self
+    }
+
+    /// Without a `Last-Event-ID`, start with the last `n` events of history (across all
+    /// topics of the subscription) before going live. Default 0: live only.
+    pub fn replay_last(mut self, n: usize) -> Self {
+        self.replay_last = n;
+        self
+    }
+
+    /// The in-process hub.
+    pub fn build(self) -> Channels {
+        let config = memory::Config {
+            bounds: history::Bounds {
+                events: self.history_events,
+                bytes: self.history_bytes,
+                age: self.history_age,
+            },
+            limit: queue::Limit {
+                queue: self.queue,
+                lag: self.lag,
+            },
+            reset_event: self.reset_event,
+            replay_last: self.replay_last,
+        };
+        Channels {
+            backend: Backend::Memory(Arc::new(memory::Hub::new(config))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
