@@ -28,7 +28,8 @@ pub use futures_core::Stream;
 /// Everything a handler needs: `use actix_sse::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        close, send, sse, Event, Json, LastEventId, SendError, Sender, SseServerExt, SseSession,
+        close, send, sse, ChannelEvent, Channels, Event, Json, LastEventId, SendError, Sender,
+        SseServerExt, SseSession,
     };
 }
 

@@ -269,7 +269,7 @@ impl Channels {
         }
         head.validate()?;
         let mut data = bytes::BytesMut::new();
-        serializer.write_data(value, &mut data)?;
+        crate::serialize::write_data(serializer, value, &mut data)?;
         match &self.backend {
             Backend::Memory(hub) => Ok(hub.publish(topic, |id, buf| {
                 // The fields, then the data lines, then the empty line. Encoding fields with

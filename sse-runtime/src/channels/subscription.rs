@@ -134,6 +134,13 @@ enum Inner {
 }
 
 impl Subscription {
+    /// The next event, or `None` once the subscription has ended (it fell behind with
+    /// [`Lag::End`](crate::Lag::End)). For a push-style handler that forwards events and
+    /// sends its own: `while let Some(event) = sub.next().await { send!(event); }`.
+    pub async fn next(&mut self) -> Option<ChannelEvent> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
     pub(crate) fn memory(inner: MemorySubscription) -> Self {
         Self {
             inner: Inner::Memory(inner),
@@ -204,5 +211,56 @@ impl fmt::Debug for Subscription {
             .field("filtered", &self.filter.is_some())
             .field("lagged", &self.lagged())
             .finish_non_exhaustive()
+    }
+}
+
+/// A channel event is sent as it was published: its encoded bytes are written as they are
+/// (no re-encoding), `id:` line included, so `send!(event)` and a stream of them resume
+/// exactly. With fields (`send!(event, id = ..)`), it is rebuilt as an [`Event`] first,
+/// and the fields replace its own.
+impl crate::IntoEvent for ChannelEvent {
+    fn into_event(self) -> crate::Event {
+        let mut ev = crate::Event::new();
+        let mut comment: Option<String> = None;
+        let mut data: Option<String> = None;
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let append = |slot: &mut Option<String>, line: &[u8]| match slot {
+            Some(s) => {
+                s.push('\n');
+                s.push_str(&String::from_utf8_lossy(line));
+            }
+            None => *slot = Some(text(line)),
+        };
+        for line in self.lines() {
+            if let Some(v) = line.strip_prefix(b"data: ") {
+                append(&mut data, v);
+            } else if let Some(v) = line.strip_prefix(b"event: ") {
+                ev = ev.event(text(v));
+            } else if let Some(v) = line.strip_prefix(b"id: ") {
+                ev = ev.id(text(v));
+            } else if let Some(v) = line.strip_prefix(b"retry: ") {
+                if let Ok(ms) = std::str::from_utf8(v).unwrap_or_default().parse() {
+                    ev = ev.retry(std::time::Duration::from_millis(ms));
+                }
+            } else if let Some(v) = line.strip_prefix(b":") {
+                append(&mut comment, v.strip_prefix(b" ").unwrap_or(v));
+            }
+        }
+        if let Some(c) = comment {
+            ev = ev.with_comment(c);
+        }
+        if let Some(d) = data {
+            ev = ev.with_data(d);
+        }
+        ev
+    }
+
+    fn encode_into(
+        self,
+        out: &mut crate::event::sealed::Out<'_>,
+    ) -> Result<(), crate::InvalidEvent> {
+        // Encoded and checked once, when it was published.
+        out.0.extend_from_slice(&self.frame);
+        Ok(())
     }
 }
