@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use sse_runtime::{Channels, EventId};
 
 const TOPICS: [&str; 3] = ["a", "b", "c"];
