@@ -7,7 +7,7 @@ use std::{
     cell::Cell,
 };
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use sse_runtime::{Channels, Subscription};
 
 struct Counting;
