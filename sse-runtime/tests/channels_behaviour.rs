@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use sse_runtime::{ChannelEvent, Channels, Event, EventId, Lag, Subscription};
 
 /// Publishing on the in-process hub completes at once: `now` fails the test otherwise.

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use proptest::prelude::*;
 use sse_runtime::{ChannelEvent, Channels, Event, Subscription};
 
