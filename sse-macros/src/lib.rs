@@ -57,8 +57,10 @@ mod validate;
 ///   `Result<(), SendError>`, so `send!(x)?` works when `E: From<SendError>`. As a statement,
 ///   `send!(x);` needs no handling: a refused event is logged (the stream being closed is
 ///   not).
-/// - `close!()` ends the stream; nothing more is sent. `SseSession::close` does the same from
-///   anywhere.
+/// - `close!()` ends the stream and returns from the function, like `return` (with `()`, or
+///   `Ok(())` from a function returning `Result`): what was sent is delivered, nothing more
+///   is sent, and code after it is unreachable. `SseSession::close` ends the stream from
+///   anywhere, without returning.
 /// - An `Err` returned by the function is logged and ends the stream cleanly.
 ///
 /// `send!` is rewritten only in the function's own body, including inside other macro calls

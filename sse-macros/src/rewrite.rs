@@ -193,7 +193,11 @@ impl<'a> Rewrite<'a> {
         let krate = self.krate;
         let call = match kind {
             // Input:  close!()
-            // Output: __tx.close()
+            // Output: { __tx.close(); return ::actix_sse::__private::Closed::closed() }
+            // Like `return`: the rest of the handler does not run, rustc reports code after
+            // it as unreachable, and its type is `!`, so `if c { close!() }` and
+            // `let n: u32 = close!();` typecheck. `closed()` is the handler's "ok" value,
+            // `()` or `Ok(())`, inferred from its return type.
             Kind::Close => {
                 if !mac.tokens.is_empty() {
                     return Err(syn::Error::new_spanned(
@@ -201,7 +205,17 @@ impl<'a> Rewrite<'a> {
                         "`close!` takes no arguments: write `close!()`",
                     ));
                 }
-                quote_spanned!(span=> #tx.close())
+                // The `return` expression spans `close!()`: its first token is at `close`,
+                // its last at the closing delimiter, so "any code following this expression
+                // is unreachable" underlines the whole call.
+                let mut end = Group::new(Delimiter::Parenthesis, TokenStream::new());
+                end.set_span(mac.delimiter.span().close());
+                quote_spanned! {span=>
+                    {
+                        #tx.close();
+                        return #krate::__private::Closed::closed #end
+                    }
+                }
             }
             Kind::Send => self.send_call(mac, span)?,
         };
@@ -210,7 +224,10 @@ impl<'a> Rewrite<'a> {
             // Output: ::actix_sse::__private::unhandled(__tx.send(x).await);
             // A statement drops the result: `unhandled` logs a refused event instead of a
             // `must_use` warning in the user's code.
-            quote_spanned!(span=> #krate::__private::unhandled(#call))
+            // The path is located at `send` so that the statement spans `send!(..);` (for
+            // "unreachable statement" after `close!()`, for instance).
+            let unhandled = set_span(quote!(#krate::__private::unhandled), span);
+            quote_spanned!(span=> #unhandled(#call))
         } else {
             call
         })
@@ -307,13 +324,16 @@ impl<'a> Rewrite<'a> {
                     let prefix = path_prefix(&out);
                     let stmt = group.delimiter() == Delimiter::Brace
                         || matches!(tts.get(i + 3), Some(TokenTree::Punct(p)) if p.as_char() == ';');
+                    let span = group.delim_span();
                     let mac = Macro {
                         path: ident.clone().into(),
                         bang_token: Token![!](bang.span()),
                         delimiter: match group.delimiter() {
-                            Delimiter::Brace => MacroDelimiter::Brace(Default::default()),
-                            Delimiter::Bracket => MacroDelimiter::Bracket(Default::default()),
-                            _ => MacroDelimiter::Paren(Default::default()),
+                            Delimiter::Brace => MacroDelimiter::Brace(syn::token::Brace { span }),
+                            Delimiter::Bracket => {
+                                MacroDelimiter::Bracket(syn::token::Bracket { span })
+                            }
+                            _ => MacroDelimiter::Paren(syn::token::Paren { span }),
                         },
                         tokens: group.stream(),
                     };
