@@ -485,20 +485,22 @@ fn parse_send(input: ParseStream<'_>) -> syn::Result<SendArgs> {
 }
 
 fn duration_arg(lit: &LitStr) -> syn::Result<TokenStream> {
-    match args::parse_duration(&lit.value()) {
-        Some(value) => Ok(args::duration_tokens(&args::DurationLit {
-            value,
-            span: lit.span(),
-        })),
-        None => Err(syn::Error::new(
+    let parsed = args::parse_duration(&lit.value());
+    if parsed == Err(args::DurationError::Invalid) {
+        return Err(syn::Error::new(
             lit.span(),
             format!(
                 "invalid duration `{}`: expected an integer and a unit (`us`, `ms`, `s`, `m` \
                  or `h`) with no space, like `retry = \"3s\"`, or a `Duration` expression",
                 lit.value()
             ),
-        )),
+        ));
     }
+    let value = args::check_retry(lit, parsed)?;
+    Ok(args::duration_tokens(&args::DurationLit {
+        value,
+        span: lit.span(),
+    }))
 }
 
 impl VisitMut for Rewrite<'_> {
