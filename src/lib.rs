@@ -68,6 +68,12 @@ pub mod __private {
     pub use ::actix_web;
     pub use ::sse_runtime::*;
 
+    /// `send!` and `close!` alone, glob-imported next to each handler so that the `use send
+    /// as _;` the rewrite puts in the body resolves even when the user imported only `sse`.
+    pub mod macros {
+        pub use crate::{close, send};
+    }
+
     /// The value `close!()` returns from the handler: `()` or `Ok(())`, inferred from the
     /// handler's return type (`return Closed::closed()`).
     #[diagnostic::on_unimplemented(
