@@ -47,10 +47,15 @@ macro_rules! send {
     };
 }
 
-/// Ends the stream of an [`#[sse]`](macro@sse) handler without sending anything.
+/// Ends the stream of an [`#[sse]`](macro@sse) handler and returns from the handler, like
+/// `return`.
 ///
-/// The `#[sse]` attribute rewrites every `close!()` in the handler's body; used anywhere
-/// else, it is a compile error. Elsewhere, use [`SseSession::close`].
+/// What was sent before is delivered; nothing more is sent, and the rest of the handler does
+/// not run (rustc reports code after it as unreachable). It returns `()`, or `Ok(())` from a
+/// handler returning `Result<(), E>`; like `return`, it fits anywhere a value is expected
+/// (`if done { close!() }`). The `#[sse]` attribute rewrites every `close!()` in the
+/// handler's body; used anywhere else, it is a compile error. Elsewhere, use
+/// [`SseSession::close`].
 #[macro_export]
 macro_rules! close {
     ($($tt:tt)*) => {
@@ -65,6 +70,34 @@ macro_rules! close {
 pub mod __private {
     pub use ::actix_web;
     pub use ::sse_runtime::*;
+
+    /// `send!` and `close!` alone, glob-imported next to each handler so that the `use send
+    /// as _;` the rewrite puts in the body resolves even when the user imported only `sse`.
+    pub mod macros {
+        pub use crate::{close, send};
+    }
+
+    /// The value `close!()` returns from the handler: `()` or `Ok(())`, inferred from the
+    /// handler's return type (`return Closed::closed()`).
+    #[diagnostic::on_unimplemented(
+        message = "`close!()` cannot return from a handler that returns `{Self}`",
+        label = "`close!()` returns `()` or `Ok(())` from the handler",
+        note = "push-style `#[sse]` handlers return `()` or `Result<(), E>`"
+    )]
+    pub trait Closed {
+        /// `()` or `Ok(())`.
+        fn closed() -> Self;
+    }
+
+    impl Closed for () {
+        fn closed() {}
+    }
+
+    impl<E> Closed for Result<(), E> {
+        fn closed() -> Self {
+            Ok(())
+        }
+    }
 
     /// `send!(..);` as a statement: the handler did not look at the result, so a refused
     /// event is logged instead of silently lost. `Closed` is not logged: the stream is

@@ -199,16 +199,8 @@ fn parse_value(
             };
             if lit.value() == "off" {
                 args.heartbeat = Some(Heartbeat::Off);
-            } else if let Some(d) = duration(&lit, HEARTBEAT, errors) {
-                if d.value.is_zero() {
-                    errors.push(syn::Error::new(
-                        lit.span(),
-                        "a heartbeat period of zero would send heartbeats in a busy loop; \
-                         use a positive duration like `heartbeat = \"15s\"`, or `heartbeat = \"off\"`",
-                    ));
-                } else {
-                    args.heartbeat = Some(Heartbeat::Period(d));
-                }
+            } else {
+                args.heartbeat = duration(&lit, HEARTBEAT, errors).map(Heartbeat::Period);
             }
         }
         RETRY => {
@@ -408,45 +400,101 @@ fn check_path(path: &LitStr, errors: &mut Errors) {
     }
 }
 
+/// The shortest heartbeat period: shorter would flood the connection with heartbeats.
+pub(crate) const HEARTBEAT_MIN: Duration = Duration::from_millis(10);
+/// The longest heartbeat period: longer is no heartbeat at all, and the deadline
+/// `Instant + period` must not overflow. The runtime checks the same range.
+pub(crate) const HEARTBEAT_MAX: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Why a duration literal was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum DurationError {
+    /// Not an integer and a unit.
+    Invalid,
+    /// An integer and a unit, too large for a `u64` count of that unit or for a `Duration`.
+    TooLarge,
+}
+
 /// `"250us"`, `"10ms"`, `"15s"`, `"1m"`, `"2h"` → a `Duration`, checked at compile time.
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '_')?;
+/// Arithmetic is checked: any number of digits is an error, never a panic.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '_')
+        .ok_or(DurationError::Invalid)?;
     let (digits, unit) = text.split_at(split);
     let digits: String = digits.chars().filter(|c| *c != '_').collect();
     if digits.is_empty() {
-        return None;
+        return Err(DurationError::Invalid);
     }
-    let n: u64 = digits.parse().ok()?;
-    match unit {
-        "us" | "µs" => Some(Duration::from_micros(n)),
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => n.checked_mul(60).map(Duration::from_secs),
-        "h" => n.checked_mul(3600).map(Duration::from_secs),
-        _ => None,
+    let of_unit: fn(u64) -> Option<Duration> = match unit {
+        "us" | "µs" => |n| Some(Duration::from_micros(n)),
+        "ms" => |n| Some(Duration::from_millis(n)),
+        "s" => |n| Some(Duration::from_secs(n)),
+        "m" => |n| n.checked_mul(60).map(Duration::from_secs),
+        "h" => |n| n.checked_mul(60 * 60).map(Duration::from_secs),
+        _ => return Err(DurationError::Invalid),
+    };
+    // Only digits are left, so parsing fails only when the number does not fit a `u64`.
+    let n: u64 = digits.parse().map_err(|_| DurationError::TooLarge)?;
+    of_unit(n).ok_or(DurationError::TooLarge)
+}
+
+/// `retry` is sent as `retry: <milliseconds>`: it must fit in a `u64` of milliseconds.
+pub(crate) fn check_retry(
+    lit: &LitStr,
+    parsed: Result<Duration, DurationError>,
+) -> syn::Result<Duration> {
+    let fits = |d: &Duration| u64::try_from(d.as_millis()).is_ok();
+    match parsed {
+        Ok(d) if fits(&d) => Ok(d),
+        Ok(_) | Err(DurationError::TooLarge) => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`retry` must fit in a `u64` of milliseconds (at most \
+                 `18446744073709551615ms`), not `{}`: use a delay like `retry = \"3s\"`",
+                lit.value()
+            ),
+        )),
+        Err(DurationError::Invalid) => unreachable!("reported by the caller"),
     }
 }
 
 fn duration(lit: &LitStr, key: &str, errors: &mut Errors) -> Option<DurationLit> {
-    match parse_duration(&lit.value()) {
-        Some(value) => Some(DurationLit {
-            value,
-            span: lit.span(),
-        }),
-        None => {
+    let parsed = parse_duration(&lit.value());
+    let checked = match (key, parsed) {
+        (_, Err(DurationError::Invalid)) => {
             let off = if key == HEARTBEAT {
                 ", or `\"off\"`"
             } else {
                 ""
             };
-            errors.push(syn::Error::new(
+            Err(syn::Error::new(
                 lit.span(),
                 format!(
                     "invalid duration `{}`: expected an integer and a unit \
                      (`us`, `ms`, `s`, `m` or `h`) with no space, like `\"10ms\"` or `\"15s\"`{off}",
                     lit.value()
                 ),
-            ));
+            ))
+        }
+        (HEARTBEAT, Ok(d)) if (HEARTBEAT_MIN..=HEARTBEAT_MAX).contains(&d) => Ok(d),
+        (HEARTBEAT, _) => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "heartbeat period must be between `10ms` and `24h`, not `{}`: use a period \
+                 like `heartbeat = \"15s\"`, or `heartbeat = \"off\"`",
+                lit.value()
+            ),
+        )),
+        (_, parsed) => check_retry(lit, parsed),
+    };
+    match checked {
+        Ok(value) => Some(DurationLit {
+            value,
+            span: lit.span(),
+        }),
+        Err(e) => {
+            errors.push(e);
             None
         }
     }
@@ -474,12 +522,16 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("10ms"), Some(Duration::from_millis(10)));
-        assert_eq!(parse_duration("15s"), Some(Duration::from_secs(15)));
-        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_duration("250us"), Some(Duration::from_micros(250)));
-        assert_eq!(parse_duration("1_000ms"), Some(Duration::from_secs(1)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("10ms"), Ok(Duration::from_millis(10)));
+        assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("1_000ms"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(
+            parse_duration("18446744073709551615s"),
+            Ok(Duration::from_secs(u64::MAX))
+        );
         for bad in [
             "",
             "10",
@@ -488,10 +540,56 @@ mod tests {
             "1.5s",
             "-1s",
             "10sec",
-            "99999999999999999999s",
+            "9999999999999999999999sec",
         ] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
+            assert_eq!(parse_duration(bad), Err(DurationError::Invalid), "{bad}");
         }
+        for huge in [
+            "18446744073709551616s",
+            "99999999999999999999999999999999999999999999us",
+            "18446744073709551615m",
+            "18446744073709551615h",
+            "307445734561825861m",
+        ] {
+            assert_eq!(parse_duration(huge), Err(DurationError::TooLarge), "{huge}");
+        }
+    }
+
+    #[test]
+    fn heartbeat_range() {
+        let ok = |text: &str| {
+            let mut errors = Errors::default();
+            let lit = LitStr::new(text, Span::call_site());
+            duration(&lit, HEARTBEAT, &mut errors).is_some()
+        };
+        for good in ["10ms", "10000us", "15s", "1440m", "24h"] {
+            assert!(ok(good), "{good}");
+        }
+        for bad in [
+            "0ms",
+            "9ms",
+            "9999us",
+            "1441m",
+            "25h",
+            "18446744073709551615s",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_fits_in_u64_milliseconds() {
+        let ok = |text: &str| {
+            let mut errors = Errors::default();
+            let lit = LitStr::new(text, Span::call_site());
+            duration(&lit, RETRY, &mut errors).is_some()
+        };
+        assert!(ok("0ms"));
+        assert!(ok("18446744073709551615ms"));
+        assert!(ok("18446744073709551s"));
+        assert!(!ok("18446744073709552s"));
+        assert!(!ok("18446744073709551615s"));
+        assert!(!ok("99999999999999999999ms"));
     }
 
     #[test]

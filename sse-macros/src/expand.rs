@@ -34,7 +34,7 @@ pub(crate) fn expand(mut args: Args, mut item: ItemFn, errors: &mut Errors) -> T
     Rewrite::new(&krate, &tx, mode, errors).block(&mut item.block);
 
     let handler = handler_fn(&args, &item, &style, &krate, &tx);
-    match &args.path {
+    let items = match &args.path {
         Some(path) => service(&args, &item, path, handler, &krate),
         None => {
             let (outer_attrs, _) = split_attrs(&item.attrs);
@@ -44,6 +44,19 @@ pub(crate) fn expand(mut args: Args, mut item: ItemFn, errors: &mut Errors) -> T
                 #vis #handler
             }
         }
+    };
+    // Input:  use actix_sse::sse;  #[sse(..)] async fn events() { send!(x); }
+    // Output: #[allow(unused_imports)] use ::actix_sse::__private::macros::*;  ..
+    //
+    // The rewrite marks the user's `use actix_sse::send;` as used with `use send as _;` in
+    // the body. That `send` must resolve whatever the user imported: with only `sse`
+    // imported, it resolves to this glob; an explicit import of the user's shadows a glob,
+    // so it is the one used; another glob of the same macros (the prelude) is no conflict.
+    // Several handlers in one scope repeat the same glob, which is allowed.
+    quote! {
+        #[allow(unused_imports)]
+        use #krate::__private::macros::*;
+        #items
     }
 }
 

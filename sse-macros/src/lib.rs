@@ -57,8 +57,10 @@ mod validate;
 ///   `Result<(), SendError>`, so `send!(x)?` works when `E: From<SendError>`. As a statement,
 ///   `send!(x);` needs no handling: a refused event is logged (the stream being closed is
 ///   not).
-/// - `close!()` ends the stream; nothing more is sent. `SseSession::close` does the same from
-///   anywhere.
+/// - `close!()` ends the stream and returns from the function, like `return` (with `()`, or
+///   `Ok(())` from a function returning `Result`): what was sent is delivered, nothing more
+///   is sent, and code after it is unreachable. `SseSession::close` ends the stream from
+///   anywhere, without returning.
 /// - An `Err` returned by the function is logged and ends the stream cleanly.
 ///
 /// `send!` is rewritten only in the function's own body, including inside other macro calls
@@ -80,16 +82,17 @@ mod validate;
 /// - `"/path"` (first, optional): the route, a string literal starting with `/`, with
 ///   actix-web's `{dynamic}` segments. Present: a service; absent: a plain handler.
 /// - `heartbeat = "15s"`: the idle time after which a heartbeat is sent (default 15 s, a `:`
-///   comment line); an integer and a unit, `us`, `ms`, `s`, `m` or `h`, checked at compile
-///   time. `heartbeat = "off"` turns it off (a vanished client is then only noticed at the
-///   next event).
+///   comment line); an integer and a unit, `us`, `ms`, `s`, `m` or `h`, between `10ms` and
+///   `24h`, checked at compile time. `heartbeat = "off"` turns it off (a vanished client is
+///   then only noticed at the next event).
 /// - `heartbeat_event = expr`: what the heartbeat sends instead of the comment: an `Event`,
 ///   or a string as its data (Ktor's `heartbeat { event = .. }`). Evaluated once per
 ///   request.
 /// - `serialize = json | path::to::fn`: how `send!` values and stream items become the
 ///   event's data: `json` (serde_json, one line) or any function `fn(&T) -> String` or
 ///   `fn(&T) -> Result<String, E>`; a serializer error is logged and the event skipped.
-/// - `retry = "3s"`: sends `retry: 3000` first, so clients reconnect after that delay.
+/// - `retry = "3s"`: sends `retry: 3000` first, so clients reconnect after that delay (in
+///   milliseconds, at most `u64::MAX`).
 /// - `name = "events"`: the resource name for `HttpRequest::url_for` (default: the function's
 ///   name). Needs a path.
 /// - `guard = "fn_path"`: an extra guard, a function `fn(&GuardContext<'_>) -> bool` named in

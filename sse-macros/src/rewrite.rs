@@ -10,6 +10,7 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::{
     ext::IdentExt,
     parse::{ParseStream, Parser},
+    punctuated::Punctuated,
     spanned::Spanned,
     visit_mut::{self, VisitMut},
     Block, Expr, Lit, LitStr, Macro, MacroDelimiter, Stmt, Token,
@@ -44,6 +45,8 @@ pub(crate) struct Rewrite<'a> {
     pub(crate) mode: Mode,
     pub(crate) errors: &'a mut Errors,
     scope: Scope,
+    /// Inside another macro's tokens, where `yield` belongs to that macro (`stream!`).
+    in_macro: bool,
     /// The paths the user wrote (`send`, `actix_sse::close`, …), once each: the rewrite
     /// removes the invocations, so the block gets `use <path> as _;` to keep the user's
     /// `use actix_sse::send;` from being reported as unused.
@@ -63,6 +66,7 @@ impl<'a> Rewrite<'a> {
             mode,
             errors,
             scope: Scope::Body,
+            in_macro: false,
             used: Vec::new(),
         }
     }
@@ -193,7 +197,11 @@ impl<'a> Rewrite<'a> {
         let krate = self.krate;
         let call = match kind {
             // Input:  close!()
-            // Output: __tx.close()
+            // Output: { __tx.close(); return ::actix_sse::__private::Closed::closed() }
+            // Like `return`: the rest of the handler does not run, rustc reports code after
+            // it as unreachable, and its type is `!`, so `if c { close!() }` and
+            // `let n: u32 = close!();` typecheck. `closed()` is the handler's "ok" value,
+            // `()` or `Ok(())`, inferred from its return type.
             Kind::Close => {
                 if !mac.tokens.is_empty() {
                     return Err(syn::Error::new_spanned(
@@ -201,7 +209,17 @@ impl<'a> Rewrite<'a> {
                         "`close!` takes no arguments: write `close!()`",
                     ));
                 }
-                quote_spanned!(span=> #tx.close())
+                // The `return` expression spans `close!()`: its first token is at `close`,
+                // its last at the closing delimiter, so "any code following this expression
+                // is unreachable" underlines the whole call.
+                let mut end = Group::new(Delimiter::Parenthesis, TokenStream::new());
+                end.set_span(mac.delimiter.span().close());
+                quote_spanned! {span=>
+                    {
+                        #tx.close();
+                        return #krate::__private::Closed::closed #end
+                    }
+                }
             }
             Kind::Send => self.send_call(mac, span)?,
         };
@@ -210,7 +228,10 @@ impl<'a> Rewrite<'a> {
             // Output: ::actix_sse::__private::unhandled(__tx.send(x).await);
             // A statement drops the result: `unhandled` logs a refused event instead of a
             // `must_use` warning in the user's code.
-            quote_spanned!(span=> #krate::__private::unhandled(#call))
+            // The path is located at `send` so that the statement spans `send!(..);` (for
+            // "unreachable statement" after `close!()`, for instance).
+            let unhandled = set_span(quote!(#krate::__private::unhandled), span);
+            quote_spanned!(span=> #unhandled(#call))
         } else {
             call
         })
@@ -290,8 +311,65 @@ impl<'a> Rewrite<'a> {
         })
     }
 
-    /// Rewrites `send!`/`close!` inside the tokens of another macro call (`tokio::select!`,
-    /// `tokio::join!`, `vec!`, …), whose body syn cannot see as code.
+    /// Rewrites `send!`/`close!` inside another macro call, whose tokens syn does not see
+    /// as code.
+    ///
+    /// Input:  println!("{}", xs.iter().map(|x| send!(x).is_ok()).count())
+    /// Output: the same call, its arguments visited as expressions: the closure is a closure
+    ///
+    /// Arguments that parse as comma-separated expressions (`println!`, `vec![a, b]`,
+    /// `assert!`, `tokio::join!`, most user macros) are visited like any expression, so
+    /// closures and `async` blocks in them are reported as such. Anything else
+    /// (`tokio::select!`, whose arms may use `send!`; `vec![x; n]`) is rewritten token by
+    /// token, where `async` blocks and brace groups that parse as blocks are still
+    /// recognised.
+    ///
+    /// `async_stream::stream!` and `try_stream!` bodies are async blocks (of a stream): `send!`
+    /// in them is reported like in an `async` block, and their `yield` is theirs.
+    fn macro_args(&mut self, mac: &mut Macro) {
+        let name = mac.path.segments.last().map(|s| s.ident.to_string());
+        let (outer_scope, outer_in_macro) = (self.scope, self.in_macro);
+        self.in_macro = true;
+        if matches!(name.as_deref(), Some("stream" | "try_stream")) && self.scope != Scope::Item {
+            self.scope = Scope::Async;
+        }
+        let parsed = match name.as_deref() {
+            Some("select") => None,
+            _ => Punctuated::<Expr, Token![,]>::parse_terminated
+                .parse2(mac.tokens.clone())
+                .ok(),
+        };
+        mac.tokens = match parsed {
+            Some(mut exprs) => {
+                for expr in exprs.iter_mut() {
+                    self.visit_expr_mut(expr);
+                }
+                exprs.into_token_stream()
+            }
+            None => self.tokens(std::mem::take(&mut mac.tokens)),
+        };
+        (self.scope, self.in_macro) = (outer_scope, outer_in_macro);
+    }
+
+    /// A brace group inside macro tokens: visited as a block when it parses as one
+    /// (`tokio::select!`'s `=> { .. }` handlers), token by token otherwise.
+    fn brace_group(&mut self, group: &Group) -> Group {
+        let stream = match Block::parse_within.parse2(group.stream()) {
+            Ok(mut stmts) => {
+                for stmt in &mut stmts {
+                    self.visit_stmt_mut(stmt);
+                }
+                quote!(#(#stmts)*)
+            }
+            Err(_) => self.tokens(group.stream()),
+        };
+        let mut out = Group::new(Delimiter::Brace, stream);
+        out.set_span(group.span());
+        out
+    }
+
+    /// Rewrites `send!`/`close!` token by token, inside the tokens of a macro call that do
+    /// not parse as expressions (`tokio::select!`).
     fn tokens(&mut self, tokens: TokenStream) -> TokenStream {
         let tts: Vec<TokenTree> = tokens.into_iter().collect();
         let mut out: Vec<TokenTree> = Vec::with_capacity(tts.len());
@@ -307,13 +385,16 @@ impl<'a> Rewrite<'a> {
                     let prefix = path_prefix(&out);
                     let stmt = group.delimiter() == Delimiter::Brace
                         || matches!(tts.get(i + 3), Some(TokenTree::Punct(p)) if p.as_char() == ';');
+                    let span = group.delim_span();
                     let mac = Macro {
                         path: ident.clone().into(),
                         bang_token: Token![!](bang.span()),
                         delimiter: match group.delimiter() {
-                            Delimiter::Brace => MacroDelimiter::Brace(Default::default()),
-                            Delimiter::Bracket => MacroDelimiter::Bracket(Default::default()),
-                            _ => MacroDelimiter::Paren(Default::default()),
+                            Delimiter::Brace => MacroDelimiter::Brace(syn::token::Brace { span }),
+                            Delimiter::Bracket => {
+                                MacroDelimiter::Bracket(syn::token::Bracket { span })
+                            }
+                            _ => MacroDelimiter::Paren(syn::token::Paren { span }),
                         },
                         tokens: group.stream(),
                     };
@@ -331,7 +412,32 @@ impl<'a> Rewrite<'a> {
                     continue;
                 }
             }
+            // Input:  async move { send!(x); }
+            // Output: the same block, `send!` in it reported (like `Expr::Async`)
+            if matches!(&tts[i], TokenTree::Ident(a) if a == "async") {
+                let mut j = i + 1;
+                if matches!(tts.get(j), Some(TokenTree::Ident(m)) if m == "move") {
+                    j += 1;
+                }
+                if let Some(TokenTree::Group(g)) = tts.get(j) {
+                    if g.delimiter() == Delimiter::Brace {
+                        out.extend(tts[i..j].iter().cloned());
+                        let outer = self.scope;
+                        // Inside a nested item, async blocks are reported as the item.
+                        if outer != Scope::Item {
+                            self.scope = Scope::Async;
+                        }
+                        out.push(TokenTree::Group(self.brace_group(g)));
+                        self.scope = outer;
+                        i = j + 1;
+                        continue;
+                    }
+                }
+            }
             match &tts[i] {
+                TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => {
+                    out.push(TokenTree::Group(self.brace_group(g)));
+                }
                 TokenTree::Group(g) => {
                     let mut ng = Group::new(g.delimiter(), self.tokens(g.stream()));
                     ng.set_span(g.span());
@@ -465,20 +571,22 @@ fn parse_send(input: ParseStream<'_>) -> syn::Result<SendArgs> {
 }
 
 fn duration_arg(lit: &LitStr) -> syn::Result<TokenStream> {
-    match args::parse_duration(&lit.value()) {
-        Some(value) => Ok(args::duration_tokens(&args::DurationLit {
-            value,
-            span: lit.span(),
-        })),
-        None => Err(syn::Error::new(
+    let parsed = args::parse_duration(&lit.value());
+    if parsed == Err(args::DurationError::Invalid) {
+        return Err(syn::Error::new(
             lit.span(),
             format!(
                 "invalid duration `{}`: expected an integer and a unit (`us`, `ms`, `s`, `m` \
                  or `h`) with no space, like `retry = \"3s\"`, or a `Duration` expression",
                 lit.value()
             ),
-        )),
+        ));
     }
+    let value = args::check_retry(lit, parsed)?;
+    Ok(args::duration_tokens(&args::DurationLit {
+        value,
+        span: lit.span(),
+    }))
 }
 
 impl VisitMut for Rewrite<'_> {
@@ -497,7 +605,7 @@ impl VisitMut for Rewrite<'_> {
                 *stmt = Stmt::Expr(Expr::Verbatim(tokens), semi);
                 return;
             }
-            m.mac.tokens = self.tokens(std::mem::take(&mut m.mac.tokens));
+            self.macro_args(&mut m.mac);
             return;
         }
         visit_mut::visit_stmt_mut(self, stmt);
@@ -510,11 +618,12 @@ impl VisitMut for Rewrite<'_> {
                     self.record(m.mac.path.to_token_stream());
                     *expr = Expr::Verbatim(self.expand(&m.mac, kind, false));
                 } else {
-                    m.mac.tokens = self.tokens(std::mem::take(&mut m.mac.tokens));
+                    self.macro_args(&mut m.mac);
                 }
             }
             Expr::Closure(c) => self.nested(Scope::Closure, c, visit_mut::visit_expr_closure_mut),
             Expr::Async(a) => self.nested(Scope::Async, a, visit_mut::visit_expr_async_mut),
+            Expr::Yield(_) if self.in_macro => visit_mut::visit_expr_mut(self, expr),
             Expr::Yield(y) => {
                 self.errors.push(syn::Error::new(
                     y.yield_token.span,
@@ -532,10 +641,10 @@ impl VisitMut for Rewrite<'_> {
     fn visit_item_mut(&mut self, item: &mut syn::Item) {
         if let syn::Item::Macro(m) = item {
             // `macro_rules!` and other item macros: their tokens may be expanded anywhere.
-            let outer = self.scope;
-            self.scope = Scope::Item;
+            let (outer_scope, outer_in_macro) = (self.scope, self.in_macro);
+            (self.scope, self.in_macro) = (Scope::Item, true);
             m.mac.tokens = self.tokens(std::mem::take(&mut m.mac.tokens));
-            self.scope = outer;
+            (self.scope, self.in_macro) = (outer_scope, outer_in_macro);
             return;
         }
         self.nested(Scope::Item, item, visit_mut::visit_item_mut);

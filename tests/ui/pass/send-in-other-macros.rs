@@ -1,5 +1,5 @@
-//! `send!` inside another macro's tokens (`tokio::select!`, a local `macro_rules!` call)
-//! is rewritten too; `actix_sse::send!` by path as well.
+//! `send!` inside another macro's tokens (`tokio::select!`, a local `macro_rules!` call,
+//! `vec!`, `assert!`) is rewritten too; `actix_sse::send!` by path as well.
 #![deny(warnings)]
 
 use std::time::Duration;
@@ -30,6 +30,9 @@ async fn events() {
         }
     }
     let _ = log_and!(send!("done"));
+    // Arguments that are expressions are visited as expressions.
+    let sent = vec![send!("in vec").is_ok(), send!("again").is_ok()];
+    assert!(sent.len() == 2, "{}", send!("in assert").is_ok());
     actix_sse::send!("by path");
     ::actix_sse::close!();
 }
