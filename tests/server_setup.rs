@@ -77,9 +77,11 @@ async fn churn_leaves_no_handler_and_no_socket_behind() {
     }
     let churned = start.elapsed();
     let gone = Instant::now();
-    while live.load(Ordering::SeqCst) > 0 || open_fds() > fds_before + 5 {
+    // Other tests in this binary open sockets of their own meanwhile: allow a margin far
+    // below the 2,000 a leak leaves.
+    while live.load(Ordering::SeqCst) > 0 || open_fds() > fds_before + 64 {
         assert!(
-            gone.elapsed() < Duration::from_secs(1),
+            gone.elapsed() < Duration::from_secs(5),
             "after {churned:?} of churn, {} handlers and {} sockets (over {fds_before}) are still open",
             live.load(Ordering::SeqCst),
             open_fds().saturating_sub(fds_before),

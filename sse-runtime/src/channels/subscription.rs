@@ -157,7 +157,6 @@ impl Subscription {
     ///
     /// ```
     /// use actix_sse::{Channels, Event};
-    /// use futures_util::StreamExt;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let channels = Channels::new();

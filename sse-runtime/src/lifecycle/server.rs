@@ -55,7 +55,6 @@ impl fmt::Debug for ServerSetup {
 ///
 /// ```no_run
 /// use actix_sse::prelude::*;
-/// use actix_sse::SseServerExt as _;
 /// use actix_web::{App, HttpServer};
 ///
 /// #[sse("/events")]
