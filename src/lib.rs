@@ -140,15 +140,63 @@ pub mod __private {
     // `impl Responder`, so a wrong return or item type fails one bound here, reported once
     // on the user's return type, and not again as "`Sse<..>` is not a `Responder`".
 
-    /// A push-style handler: `-> ()` or `-> Result<(), E>`.
-    pub fn respond_fn<F, Fut, C>(f: F, configure: C) -> impl actix_web::Responder
+    /// A push-style handler: `-> ()` or `-> Result<(), E>`. `fut` is the call of the
+    /// function holding the body, which has the user's own name and parameters (so that
+    /// attributes like `#[tracing::instrument]` see those): it gets the sender from
+    /// [`take_sender`] when first polled, under [`WithSender`].
+    pub fn respond_fn<Fut, C>(fut: Fut, configure: C) -> impl actix_web::Responder
     where
-        F: FnOnce(Sender) -> Fut,
         Fut: core::future::Future + 'static,
         Fut::Output: HandlerResult,
-        C: FnOnce(Sse<FnSource<Fut>>) -> Sse<FnSource<Fut>>,
+        C: FnOnce(Sse<FnSource<WithSender<Fut>>>) -> Sse<FnSource<WithSender<Fut>>>,
     {
-        configure(Sse::from_fn(f))
+        configure(Sse::from_fn(move |tx| WithSender { tx: Some(tx), fut }))
+    }
+
+    std::thread_local! {
+        static SENDER: core::cell::Cell<Option<Sender>> = const { core::cell::Cell::new(None) };
+    }
+
+    pin_project_lite::pin_project! {
+        /// The handler's future, with its sender until the body takes it.
+        pub struct WithSender<Fut> {
+            tx: Option<Sender>,
+            #[pin]
+            fut: Fut,
+        }
+    }
+
+    impl<Fut: core::future::Future> core::future::Future for WithSender<Fut> {
+        type Output = Fut::Output;
+
+        fn poll(
+            self: core::pin::Pin<&mut Self>,
+            cx: &mut core::task::Context<'_>,
+        ) -> core::task::Poll<Fut::Output> {
+            let this = self.project();
+            let Some(tx) = this.tx.take() else {
+                return this.fut.poll(cx);
+            };
+            // Offered for this poll only; what the body did not take comes back, also when
+            // the poll panics.
+            struct Restore<'a>(&'a mut Option<Sender>, Option<Sender>);
+            impl Drop for Restore<'_> {
+                fn drop(&mut self) {
+                    *self.0 = SENDER.with(|s| s.replace(self.1.take()));
+                }
+            }
+            let previous = SENDER.with(|s| s.replace(Some(tx)));
+            let _restore = Restore(this.tx, previous);
+            this.fut.poll(cx)
+        }
+    }
+
+    /// The first statement of a push handler's body: the sender [`WithSender`] offers
+    /// during the body's first poll.
+    pub fn take_sender() -> Sender {
+        SENDER.with(|s| s.take()).expect(
+            "an `#[sse]` function's body runs under its response, which hands it the sender",
+        )
     }
 
     /// A stream-style handler: `-> impl Stream<Item = ..>`.

@@ -422,3 +422,53 @@ async fn disconnect_drops_the_handler() {
     })
     .await;
 }
+
+// --- attributes on the handler see the user's function ----------------------------------
+
+/// A span's name and field names.
+type SpanShape = (String, Vec<String>);
+
+/// Records the name and field names of every span created.
+struct SpanNames(Arc<std::sync::Mutex<Vec<SpanShape>>>);
+
+impl tracing::Subscriber for SpanNames {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let meta = span.metadata();
+        let fields = meta.fields().iter().map(|f| f.name().to_owned()).collect();
+        let mut spans = self.0.lock().unwrap();
+        spans.push((meta.name().to_owned(), fields));
+        tracing::span::Id::from_u64(spans.len() as u64)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[sse("/instrumented/{room}")]
+#[tracing::instrument(skip(state))]
+async fn instrumented(room: web::Path<String>, state: web::Data<String>) {
+    send!(format!("{room} {}", state.get_ref()));
+}
+
+#[actix_web::test]
+async fn instrument_sees_the_users_name_and_parameters() {
+    let spans = Arc::new(std::sync::Mutex::new(Vec::new()));
+    tracing::subscriber::set_global_default(SpanNames(spans.clone())).unwrap();
+    let (addr, _srv) = serve!(|| App::new()
+        .app_data(web::Data::new(String::from("state")))
+        .service(instrumented));
+    let (_, _, stream) = events(&format!("http://{addr}/instrumented/lobby"), &[]).await;
+    assert_eq!(all(stream, 5).await, vec![ev("message", "lobby state", "")]);
+    // The span is the user's function's: its name, its parameters (`state` skipped), and
+    // no sender.
+    let spans = spans.lock().unwrap().clone();
+    assert_eq!(
+        spans,
+        vec![("instrumented".to_owned(), vec!["room".to_owned()])]
+    );
+}

@@ -2,7 +2,7 @@
 //! body, wrapped in an actix-web handler (no path) or service factory (with a path).
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{spanned::Spanned, Attribute, FnArg, ItemFn};
 
 use crate::{
@@ -32,15 +32,26 @@ pub(crate) fn expand(mut args: Args, mut item: ItemFn, errors: &mut Errors) -> T
         },
     };
     Rewrite::new(&krate, &tx, mode, errors).block(&mut item.block);
+    if let Style::Push = style {
+        // Input:  async fn events() { send!("hi"); }
+        // Output: async fn events() {
+        //             let __tx = ::actix_sse::__private::take_sender();
+        //             unhandled(Sender::send(&__tx, "hi").await);
+        //         }
+        // The sender is not a parameter: the function keeps the user's signature.
+        let take: syn::Stmt = syn::parse_quote!(let #tx = #krate::__private::take_sender(););
+        item.block.stmts.insert(0, take);
+    }
 
-    let handler = handler_fn(&args, &item, &style, &krate, &tx);
+    let attrs = Attrs::new(&item.attrs);
+    let handler = handler_fn(&args, &item, &style, &krate, &attrs);
     let items = match &args.path {
-        Some(path) => service(&args, &item, path, handler, &krate),
+        Some(path) => service(&args, &item, path, handler, &krate, &attrs),
         None => {
-            let (outer_attrs, _) = split_attrs(&item.attrs);
+            let outer = &attrs.outer;
             let vis = &item.vis;
             quote! {
-                #(#outer_attrs)*
+                #(#outer)*
                 #vis #handler
             }
         }
@@ -60,40 +71,134 @@ pub(crate) fn expand(mut args: Args, mut item: ItemFn, errors: &mut Errors) -> T
     }
 }
 
-/// Attributes that describe the endpoint (docs, `cfg`, `deprecated`) go on what the user
-/// names; the others (lints, instrumentation) stay on the function holding the body.
-pub(crate) fn split_attrs(attrs: &[Attribute]) -> (Vec<&Attribute>, Vec<&Attribute>) {
-    attrs.iter().partition(|a| {
-        let p = a.path();
-        p.is_ident("doc") || p.is_ident("cfg") || p.is_ident("deprecated")
-    })
+/// Lint-level attributes.
+const LINTS: &[&str] = &["allow", "warn", "deny", "forbid", "expect"];
+
+/// The user's attributes, by where they go.
+pub(crate) struct Attrs<'a> {
+    /// Docs, `cfg`, `deprecated`: on what the user names (the struct or the handler).
+    pub(crate) outer: Vec<&'a Attribute>,
+    /// Lint levels (`#[allow]`, `#[expect]`, …, or a `cfg_attr` of only those): on the
+    /// function holding the body as written, and on every other generated item as `allow`
+    /// for `expect` (a lint fires in one of them only, the others would report the
+    /// expectation unfulfilled).
+    pub(crate) lints: Vec<&'a Attribute>,
+    /// The lint levels for the other generated items.
+    pub(crate) lints_elsewhere: Vec<Attribute>,
+    /// Everything else (`#[tracing::instrument]`, `#[must_use]`, …): on the function
+    /// holding the body, which has the user's name and parameters.
+    pub(crate) inner: Vec<&'a Attribute>,
+}
+
+impl<'a> Attrs<'a> {
+    pub(crate) fn new(attrs: &'a [Attribute]) -> Self {
+        let mut out = Attrs {
+            outer: Vec::new(),
+            lints: Vec::new(),
+            lints_elsewhere: Vec::new(),
+            inner: Vec::new(),
+        };
+        for attr in attrs {
+            let p = attr.path();
+            if p.is_ident("doc") || p.is_ident("cfg") || p.is_ident("deprecated") {
+                out.outer.push(attr);
+            } else if is_lint(attr) {
+                out.lints.push(attr);
+                let mut elsewhere = attr.clone();
+                if let syn::Meta::List(list) = &mut elsewhere.meta {
+                    if list.path.is_ident("expect") {
+                        let span = list.path.span();
+                        list.path = Ident::new("allow", span).into();
+                    }
+                }
+                out.lints_elsewhere.push(elsewhere);
+            } else {
+                out.inner.push(attr);
+            }
+        }
+        out
+    }
+}
+
+fn is_lint(attr: &Attribute) -> bool {
+    let path = attr.path();
+    if LINTS.iter().any(|l| path.is_ident(l)) {
+        return true;
+    }
+    // rustc expands `cfg_attr` before running `#[sse]`; kept for other callers.
+    path.is_ident("cfg_attr")
+        && attr
+            .parse_args_with(|input: syn::parse::ParseStream<'_>| {
+                let _predicate: syn::Meta = input.parse()?;
+                input.parse::<syn::Token![,]>()?;
+                let metas =
+                    syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated(
+                        input,
+                    )?;
+                Ok(!metas.is_empty()
+                    && metas
+                        .iter()
+                        .all(|m| LINTS.iter().any(|l| m.path().is_ident(l))))
+            })
+            .unwrap_or(false)
+}
+
+/// Functions named like the generated bindings, to declare first in each scope that binds
+/// them.
+///
+/// Mixed-site hygiene keeps generated locals apart from the user's locals, not from the
+/// user's items: an identifier pattern that names a unit struct or a const in scope is a
+/// pattern matching that item, not a binding (`#[sse("/tx")] async fn __tx()` defines a
+/// unit struct `__tx`). A function of the same name, declared in the scope, hides such an
+/// item there, and a binding may shadow a function.
+fn shadow(names: &[&Ident]) -> TokenStream {
+    quote! {
+        #(
+            #[allow(dead_code, non_snake_case)]
+            fn #names() {}
+        )*
+    }
 }
 
 // Input:
 //     #[sse(heartbeat = "10ms")]
 //     async fn feed(room: web::Path<String>) { send!("hi"); }
 // Output:
-//     async fn feed(__arg0: web::Path<String>) -> impl Responder {
-//         async fn __sse_handler(__tx: Sender, room: web::Path<String>) {
-//             unhandled(__tx.send("hi").await);
-//         }
-//         Sse::from_fn(move |__tx| __sse_handler(__tx, __arg0))
-//             .heartbeat(Duration::from_millis(10))
+//     async fn feed(room: web::Path<String>) -> impl Responder {
+//         respond_fn(
+//             ({
+//                 fn __tx() {}
+//                 async fn feed(room: web::Path<String>) {
+//                     let __tx = take_sender();
+//                     unhandled(Sender::send(&__tx, "hi").await);
+//                 }
+//                 feed
+//             })(room),
+//             {
+//                 fn __sse() {}
+//                 move |__sse| Sse::heartbeat(__sse, Duration::from_millis(10))
+//             },
+//         )
 //     }
 //
-// The body stays in a function with the user's own signature, so its return type is
-// checked as written (`?` converts into the declared error type) and every span in it is
-// the user's.
+// The body stays in a function with the user's own name and signature, so its return type
+// is checked as written (`?` converts into the declared error type), every span in it is
+// the user's, and attributes on it (`#[tracing::instrument]`) see what the user wrote. It
+// is declared in a block of its own: an item declared in the handler's body would hide the
+// handler's parameters of the same name. The handler's parameters keep the user's names
+// where they are plain identifiers: those are known not to name a unit struct or a const
+// in scope.
 fn handler_fn(
     args: &Args,
     item: &ItemFn,
     style: &Style,
     krate: &TokenStream,
-    tx: &Ident,
+    attrs: &Attrs<'_>,
 ) -> TokenStream {
     let aw = quote!(#krate::__private::actix_web);
     let name = &item.sig.ident;
-    let (_, inner_attrs) = split_attrs(&item.attrs);
+    let (lints, lints_elsewhere, inner_attrs) =
+        (&attrs.lints, &attrs.lints_elsewhere, &attrs.inner);
     let inputs = &item.sig.inputs;
     let output = &item.sig.output;
     let block = &item.block;
@@ -102,7 +207,10 @@ fn handler_fn(
     let mut forward = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         if let FnArg::Typed(pt) = input {
-            let arg = format_ident!("__arg{}", i, span = Span::mixed_site());
+            let arg = match &*pt.pat {
+                syn::Pat::Ident(p) if p.subpat.is_none() => p.ident.clone(),
+                _ => format_ident!("__arg{}", i, span = Span::mixed_site()),
+            };
             let ty = &pt.ty;
             outer_params.push(quote!(#arg: #ty));
             forward.push(arg);
@@ -118,35 +226,57 @@ fn handler_fn(
         syn::ReturnType::Default => Span::call_site(),
     };
     let here = |ts: TokenStream| set_span(ts, ret_span);
-    let at = |ident: &Ident| Ident::new(&ident.to_string(), ident.span().located_at(ret_span));
-    let (prelude, configure) = config(args, krate, ret_span);
-    // An item, not a local: mixed-site would resolve it like call-site anyway. Its full
-    // span is the return type's so that `__sse_handler(..)` starts on a user-located token.
-    let inner = Ident::new("__sse_handler", ret_span);
-    let tx = at(tx);
+    let at = |ident: &Ident| {
+        let mut ident = ident.clone();
+        ident.set_span(ident.span().located_at(ret_span));
+        ident
+    };
+    // Each scope that binds generated names declares the functions shadowing them, in a
+    // block of its own: an item declared where a parameter is in scope would hide it.
+    let (prelude, configure, bound) = config(args, krate, ret_span);
+    let shadows = shadow(&bound.iter().collect::<Vec<_>>());
+    let mut configure = proc_macro2::Group::new(
+        proc_macro2::Delimiter::Brace,
+        quote! {
+            #shadows
+            #prelude
+            #configure
+        },
+    );
+    configure.set_span(ret_span);
+    // A function named `__tx` is already in that block when it is the user's.
+    let tx_shadow = match style {
+        Style::Push if name != "__tx" => shadow(&[&Ident::new("__tx", Span::mixed_site())]),
+        _ => TokenStream::new(),
+    };
+    // The call starts on a user-located token: the return type's.
+    let mut inner = name.clone();
+    inner.set_span(ret_span);
     let forward: Vec<Ident> = forward.iter().map(at).collect();
-    let (inner_fn, body) = match style {
+    let mut inner_fn = proc_macro2::Group::new(
+        proc_macro2::Delimiter::Brace,
+        quote! {
+            #tx_shadow
+            #(#lints)*
+            #(#inner_attrs)*
+            async fn #name(#inputs) #output #block
+            #inner
+        },
+    );
+    inner_fn.set_span(ret_span);
+    let mut inner = proc_macro2::Group::new(
+        proc_macro2::Delimiter::Parenthesis,
+        inner_fn.into_token_stream(),
+    );
+    inner.set_span(ret_span);
+    let body = match style {
         Style::Push => {
             let respond = here(quote!(#krate::__private::respond_fn));
-            (
-                quote! {
-                    #(#inner_attrs)*
-                    async fn #inner(#tx: #krate::__private::Sender, #inputs) #output #block
-                },
-                if forward.is_empty() {
-                    // No closure: `|tx| handler(tx)` would be clippy's `redundant_closure`
-                    // in the user's code.
-                    quote_spanned!(ret_span=> #respond(#inner, #configure))
-                } else {
-                    quote_spanned! {ret_span=>
-                        #respond(move |#tx| #inner(#tx, #(#forward),*), #configure)
-                    }
-                },
-            )
+            quote_spanned!(ret_span=> #respond(#inner(#(#forward),*), #configure))
         }
         Style::Stream => {
             let stream = quote_spanned!(ret_span=> #inner(#(#forward),*).await);
-            let build = match &args.serialize {
+            match &args.serialize {
                 None => {
                     let respond = here(quote!(#krate::__private::respond_stream));
                     quote_spanned!(ret_span=> #respond(#stream, #configure))
@@ -159,29 +289,17 @@ fn handler_fn(
                     };
                     quote_spanned!(ret_span=> #respond(#stream, #ser, #configure))
                 }
-            };
-            (
-                quote_spanned! {ret_span=>
-                    #(#inner_attrs)*
-                    async fn #inner(#inputs) #output #block
-                },
-                build,
-            )
+            }
         }
     };
     let responder = here(quote!(impl #aw::Responder));
 
-    // The body's braces too: the opaque return type is checked at the body's span.
-    let mut body = proc_macro2::Group::new(
-        proc_macro2::Delimiter::Brace,
-        quote! {
-            #inner_fn
-            #prelude
-            #body
-        },
-    );
+    // The body's braces are at the return type too: the opaque return type is checked at
+    // the body's span.
+    let mut body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, body);
     body.set_span(ret_span);
     quote! {
+        #(#lints_elsewhere)*
         async fn #name(#(#outer_params),*) -> #responder #body
     }
 }
@@ -189,8 +307,9 @@ fn handler_fn(
 /// The closure configuring the `Sse` (`heartbeat`, `no_heartbeat`, `heartbeat_event_or_log`,
 /// `retry`), and the statements it needs first. Calls are written `Sse::heartbeat(sse, ..)`
 /// so that every expression starts and ends on a token located at `span`.
-fn config(args: &Args, krate: &TokenStream, span: Span) -> (TokenStream, TokenStream) {
+fn config(args: &Args, krate: &TokenStream, span: Span) -> (TokenStream, TokenStream, Vec<Ident>) {
     let sse = Ident::new("__sse", Span::mixed_site().located_at(span));
+    let mut bound = vec![Ident::new("__sse", Span::mixed_site())];
     let method = |name: &str| {
         set_span(quote!(#krate::__private::Sse::), span)
             .into_iter()
@@ -216,6 +335,7 @@ fn config(args: &Args, krate: &TokenStream, span: Span) -> (TokenStream, TokenSt
         // Any `IntoEvent` (an `Event`, or a string as its data), evaluated once per
         // request; a type error lands on the user's expression.
         let event = Ident::new("__heartbeat_event", Span::mixed_site());
+        bound.push(event.clone());
         let into_event = set_span(
             quote!(#krate::__private::IntoEvent::into_event),
             expr.span(),
@@ -231,7 +351,7 @@ fn config(args: &Args, krate: &TokenStream, span: Span) -> (TokenStream, TokenSt
         let (m, d) = (method("retry"), args::duration_tokens(d));
         acc = quote_spanned!(span=> #m(#acc, #d));
     }
-    (prelude, quote_spanned!(span=> move |#sse| #acc))
+    (prelude, quote_spanned!(span=> move |#sse| #acc), bound)
 }
 
 // Input:
@@ -258,17 +378,34 @@ fn service(
     path: &syn::LitStr,
     handler: TokenStream,
     krate: &TokenStream,
+    attrs: &Attrs<'_>,
 ) -> TokenStream {
     let aw = quote!(#krate::__private::actix_web);
     let name = &item.sig.ident;
     let vis = &item.vis;
-    let (outer_attrs, _) = split_attrs(&item.attrs);
+    let (outer_attrs, lints) = (&attrs.outer, &attrs.lints_elsewhere);
     let cfgs: Vec<_> = outer_attrs
         .iter()
         .filter(|a| a.path().is_ident("cfg"))
         .collect();
     let config = Ident::new("__config", Span::mixed_site());
     let resource = Ident::new("__resource", Span::mixed_site());
+    // Parameters that are not plain identifiers are bound as `__argN` by the handler,
+    // which is inside `register` here: shadowed with the others.
+    let args_bound = item
+        .sig
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(_, input)| {
+            !matches!(input, FnArg::Typed(pt) if matches!(&*pt.pat, syn::Pat::Ident(p) if p.subpat.is_none()))
+        })
+        .map(|(i, _)| format_ident!("__arg{}", i, span = Span::mixed_site()));
+    let bound: Vec<Ident> = [config.clone(), resource.clone()]
+        .into_iter()
+        .chain(args_bound)
+        .collect();
+    let shadows = shadow(&bound.iter().collect::<Vec<_>>());
     let resource_name = match &args.name {
         Some((_, lit)) => lit.clone(),
         None => syn::LitStr::new(&name.to_string(), name.span()),
@@ -281,23 +418,34 @@ fn service(
         .wraps
         .iter()
         .map(|(_, expr)| quote_spanned!(expr.span()=> .wrap(#expr)));
+    // The impl is in a `const _` block, where the functions shadowing `register`'s
+    // bindings are declared.
     quote! {
         #(#outer_attrs)*
+        #(#lints)*
         #[allow(non_camel_case_types)]
         #vis struct #name;
 
         #(#cfgs)*
-        impl #aw::dev::HttpServiceFactory for #name {
-            fn register(self, #config: &mut #aw::dev::AppService) {
-                #handler
-                let #resource = #aw::Resource::new(#path)
-                    .name(#resource_name)
-                    .guard(#aw::guard::Get())
-                    #(#guards)*
-                    #(#wraps)*
-                    .to(#name);
-                #aw::dev::HttpServiceFactory::register(#resource, #config);
+        const _: () = {
+            #shadows
+
+            #(#lints)*
+            impl #aw::dev::HttpServiceFactory for #name {
+                fn register(self, #config: &mut #aw::dev::AppService) {
+                    // In a block: an item here would hide the parameter of the same name.
+                    let #resource = #aw::Resource::new(#path)
+                        .name(#resource_name)
+                        .guard(#aw::guard::Get())
+                        #(#guards)*
+                        #(#wraps)*
+                        .to({
+                            #handler
+                            #name
+                        });
+                    #aw::dev::HttpServiceFactory::register(#resource, #config);
+                }
             }
-        }
+        };
     }
 }

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::ItemFn;
 
-use crate::{args::Args, expand::split_attrs};
+use crate::{args::Args, expand::Attrs};
 
 // Input:  #[sse("/events")] async fn events<T>() { .. }
 // Output: struct events; impl HttpServiceFactory for events { fn register(..) {} }
@@ -17,21 +17,25 @@ pub(crate) fn stub(args: &Args, item: &ItemFn) -> TokenStream {
     let aw = quote!(#krate::__private::actix_web);
     let name = &item.sig.ident;
     let vis = &item.vis;
-    let (outer_attrs, _) = split_attrs(&item.attrs);
+    let attrs = Attrs::new(&item.attrs);
+    let (outer_attrs, lints) = (&attrs.outer, &attrs.lints_elsewhere);
     let cfgs = outer_attrs.iter().filter(|a| a.path().is_ident("cfg"));
     match &args.path {
         Some(_) => quote! {
             #(#outer_attrs)*
+            #(#lints)*
             #[allow(non_camel_case_types)]
             #vis struct #name;
 
             #(#cfgs)*
+            #(#lints)*
             impl #aw::dev::HttpServiceFactory for #name {
                 fn register(self, _: &mut #aw::dev::AppService) {}
             }
         },
         None => quote! {
             #(#outer_attrs)*
+            #(#lints)*
             #vis async fn #name() -> #aw::HttpResponse {
                 ::core::unreachable!()
             }

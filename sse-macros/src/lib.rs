@@ -189,6 +189,14 @@ mod validate;
 /// # let _ = actix_web::App::new().service(events);
 /// ```
 ///
+/// In the real expansion, the function holding the body keeps the user's name and
+/// parameters exactly (the sender reaches it through `__private`, not as a parameter), so
+/// attributes written under `#[sse]` (`#[tracing::instrument]`, `#[must_use]`, …) see the
+/// user's function; lint attributes (`#[allow]`, `#[expect]`, …) apply to every generated
+/// item. Generated bindings are hygienic and shielded from user items of the same name;
+/// as a consequence, inside the body an item named `__tx`, `__sse`, `__heartbeat_event`,
+/// `__config`, `__resource` or `__argN` cannot be named directly.
+///
 /// Without a path, only the inner `async fn events() -> impl Responder` is emitted. A stream
 /// handler calls the function and hands the stream to `Sse::from_stream` (or
 /// `Sse::from_serialized_stream`). `SSE_MACROS_DEBUG=1` in the environment of the build
