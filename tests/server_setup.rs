@@ -37,6 +37,18 @@ async fn silent(live: web::Data<AtomicUsize>) -> impl Responder {
     })
 }
 
+/// A raw `GET /` on a new connection.
+async fn get(addr: std::net::SocketAddr) -> TcpStream {
+    let mut stream = within(5, "connect", TcpStream::connect(addr))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    stream
+}
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
@@ -58,13 +70,7 @@ async fn churn_leaves_no_handler_and_no_socket_behind() {
     let fds_before = open_fds();
     let start = Instant::now();
     for _ in 0..2_000 {
-        let mut stream = within(5, "connect", TcpStream::connect(addr))
-            .await
-            .unwrap();
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .await
-            .unwrap();
+        let mut stream = get(addr).await;
         let mut buf = Vec::new();
         let mut chunk = [0u8; 1024];
         while !buf.windows(8).any(|w| w == b"data: hi") {
@@ -124,13 +130,7 @@ async fn stuck_reader(send_timeout: Option<Duration>, wait: Duration) -> Option<
         move |s: actix_web::HttpServer<_, _, _, _>| s
             .sse_setup(ServerSetup::new().send_timeout(send_timeout))
     );
-    let mut stream = within(5, "connect", TcpStream::connect(addr))
-        .await
-        .unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await
-        .unwrap();
+    let mut stream = get(addr).await;
     let mut head = [0u8; 64];
     within(5, "head", stream.read(&mut head)).await.unwrap();
     // From here on the client reads nothing, and keeps the connection open.

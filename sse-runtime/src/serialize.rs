@@ -71,12 +71,6 @@ impl std::io::Write for DataWriter<'_> {
         Ok(bytes.len())
     }
 
-    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.unchecked = true;
-        self.buf.extend_from_slice(bytes);
-        Ok(())
-    }
-
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }

@@ -5,15 +5,15 @@ use std::{
     alloc::{GlobalAlloc, Layout, System},
     cell::Cell,
     future::poll_fn,
-    pin::Pin,
     rc::Rc,
     sync::atomic::{AtomicIsize, Ordering},
     task::Poll,
 };
 
-use actix_web::body::MessageBody;
-use bytes::Bytes;
-use sse_runtime::{Event, Sse, SseError};
+mod common;
+
+use common::{next_chunk, Body};
+use sse_runtime::{Event, Sse};
 
 struct Counting;
 
@@ -49,15 +49,6 @@ static GLOBAL: Counting = Counting;
 
 fn allocations() -> usize {
     ALLOCATIONS.with(Cell::get)
-}
-
-type Body = Pin<Box<dyn MessageBody<Error = SseError>>>;
-
-async fn next_chunk(body: &mut Body) -> Bytes {
-    poll_fn(|cx| body.as_mut().poll_next(cx))
-        .await
-        .expect("a chunk")
-        .expect("not an error")
 }
 
 /// Parks the handler once, so the body hands the chunk so far to the test.

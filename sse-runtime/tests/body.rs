@@ -3,8 +3,6 @@
 
 use std::{
     cell::Cell,
-    future::poll_fn,
-    pin::Pin,
     rc::Rc,
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -14,17 +12,13 @@ use std::{
     time::Duration,
 };
 
-use actix_web::body::MessageBody;
+mod common;
+
 use bytes::Bytes;
+use common::{boxed, next, next_chunk, Body};
 use futures_util::task::noop_waker_ref;
 use sse_runtime::{Event, Json, SendError, Sse, SseSession};
 use tokio::time::{advance, sleep};
-
-type Body = Pin<Box<dyn MessageBody<Error = sse_runtime::SseError>>>;
-
-fn boxed<B: MessageBody<Error = sse_runtime::SseError> + 'static>(b: B) -> Body {
-    Box::pin(b)
-}
 
 /// One `poll_next` with a no-op waker: `None` = Pending.
 fn poll_once(body: &mut Body) -> Option<Option<Result<Bytes, String>>> {
@@ -33,16 +27,6 @@ fn poll_once(body: &mut Body) -> Option<Option<Result<Bytes, String>>> {
         Poll::Pending => None,
         Poll::Ready(r) => Some(r.map(|r| r.map_err(|e| e.to_string()))),
     }
-}
-
-async fn next(body: &mut Body) -> Option<Result<Bytes, String>> {
-    poll_fn(|cx| body.as_mut().poll_next(cx))
-        .await
-        .map(|r| r.map_err(|e| e.to_string()))
-}
-
-async fn next_chunk(body: &mut Body) -> Bytes {
-    next(body).await.expect("a chunk").expect("not an error")
 }
 
 #[tokio::test(start_paused = true)]

@@ -2,30 +2,13 @@
 //! periods at the extremes, sends after a close, and extension points (serializers,
 //! `IntoEvent`) that try to write unframed bytes. Driven by hand under paused tokio time.
 
-use std::{cell::Cell, future::poll_fn, pin::Pin, rc::Rc, time::Duration};
+use std::{cell::Cell, rc::Rc, time::Duration};
 
-use actix_web::body::MessageBody;
-use bytes::Bytes;
-use sse_runtime::{
-    DataWriter, Event, IntoEvent, SerializeError, Serializer, Sse, SseError, MAX_HEARTBEAT,
-};
+mod common;
+
+use common::{boxed, next, next_chunk};
+use sse_runtime::{DataWriter, Event, IntoEvent, SerializeError, Serializer, Sse, MAX_HEARTBEAT};
 use tokio::time::Instant;
-
-type Body = Pin<Box<dyn MessageBody<Error = SseError>>>;
-
-fn boxed<B: MessageBody<Error = SseError> + 'static>(b: B) -> Body {
-    Box::pin(b)
-}
-
-async fn next(body: &mut Body) -> Option<Result<Bytes, String>> {
-    poll_fn(|cx| body.as_mut().poll_next(cx))
-        .await
-        .map(|r| r.map_err(|e| e.to_string()))
-}
-
-async fn next_chunk(body: &mut Body) -> Bytes {
-    next(body).await.expect("a chunk").expect("not an error")
-}
 
 /// `heartbeat(Duration::MAX)` used to overflow `Instant + period` after the first event and
 /// kill the connection. It is lowered to 24 h: the stream lives, and the heartbeat comes

@@ -213,7 +213,8 @@ impl Channels {
         event: impl IntoEvent,
     ) -> Result<EventId, PublishError> {
         // Replace the caller's id before checking, so only what is sent is checked.
-        let event = event.into_event().id(0);
+        let mut event = event.into_event();
+        event.id = None;
         event.validate()?;
         match &self.backend {
             Backend::Memory(hub) => Ok(hub.publish(topic, |id, buf| {
@@ -256,27 +257,18 @@ impl Channels {
         T: ?Sized,
         S: Serializer<T> + ?Sized,
     {
-        let mut head = Event::new().id(0);
-        if let Some(comment) = fields.get_comment() {
-            head = head.with_comment(comment);
-        }
-        if let Some(name) = fields.get_event() {
-            head = head.event(name);
-        }
-        if let Some(retry) = fields.get_retry() {
-            head = head.retry(retry);
-        }
+        // Only the fields: the hub sets the id, the serializer the data.
+        let mut head = Event::new();
+        head.comment = fields.comment;
+        head.event = fields.event;
+        head.retry = fields.retry;
         head.validate()?;
         let mut data = bytes::BytesMut::new();
         crate::serialize::write_data(serializer, value, &mut data)?;
         match &self.backend {
             Backend::Memory(hub) => Ok(hub.publish(topic, |id, buf| {
-                // The fields, then the data lines, then the empty line. Encoding fields with
-                // an id ends with that empty line: put the data before it.
-                let _ = head.id(id).encode(buf);
-                if buf.ends_with(b"\n\n") {
-                    buf.truncate(buf.len() - 1);
-                }
+                head.id = Some(id.to_string());
+                crate::encode::fields(buf, &head);
                 buf.extend_from_slice(&data);
                 buf.put_u8(b'\n');
             })),

@@ -14,7 +14,7 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The settings [`SseServerExt::sse_setup`] applies. `ServerSetup::default()` is what
 /// [`SseServerExt::sse_defaults`] uses.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerSetup {
     send_timeout: Option<Duration>,
 }
@@ -40,14 +40,6 @@ impl ServerSetup {
     pub fn send_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.send_timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
         self
-    }
-}
-
-impl fmt::Debug for ServerSetup {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerSetup")
-            .field("send_timeout", &self.send_timeout)
-            .finish()
     }
 }
 
