@@ -332,3 +332,23 @@ fn channels_is_send_sync_and_cheap_to_clone() {
     send(&fut);
     send(&hub.subscribe("t", None));
 }
+
+/// `send!(event, id = ..)` rebuilds a channel event as an `Event`: every field it was
+/// published with comes back, multi-line data and the hub's id included.
+#[test]
+fn a_channel_event_rebuilds_the_event_it_was_published_as() {
+    use sse_runtime::IntoEvent;
+    let hub = Channels::builder().replay_last(1).build();
+    let published = Event::data("line 1\nline 2\n")
+        .event("update")
+        .retry(Duration::from_millis(2500))
+        .with_comment("note\nmore");
+    let id = hub
+        .publish("t", published.clone())
+        .now_or_never()
+        .expect("publish never waits")
+        .unwrap();
+    let mut sub = subscribe(&hub, &["t"], None);
+    let got = drain(&mut sub).0.remove(0);
+    assert_eq!(got.into_event(), published.id(id));
+}
