@@ -215,7 +215,7 @@ impl fmt::Debug for Subscription {
 
 /// A channel event is sent as it was published: its encoded bytes are written as they are
 /// (no re-encoding), `id:` line included, so `send!(event)` and a stream of them resume
-/// exactly. With fields (`send!(event, id = ..)`), it is rebuilt as an [`Event`] first,
+/// exactly. With fields (`send!(event, id = ..)`), it is rebuilt as an [`Event`](crate::Event) first,
 /// and the fields replace its own.
 impl crate::IntoEvent for ChannelEvent {
     fn into_event(self) -> crate::Event {
