@@ -2,6 +2,8 @@
 //! parser (`eventsource-stream`, not ours) over a real HTTP client (`awc`).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
+
 use std::time::Duration;
 
 use actix_web::HttpMessage as _;
