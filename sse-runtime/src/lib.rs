@@ -22,6 +22,8 @@ mod serialize;
 mod session;
 mod stream;
 
+#[cfg(feature = "redis")]
+pub use channels::BackendError;
 pub use channels::{
     ChannelEvent, Channels, ChannelsBuilder, EventId, InvalidEventId, Lag, PublishError,
     Subscription,

@@ -36,6 +36,8 @@ mod history;
 mod id;
 mod memory;
 mod queue;
+#[cfg(feature = "redis")]
+mod redis;
 mod subscription;
 
 use std::{
@@ -48,6 +50,8 @@ use std::{
 use bytes::BufMut;
 
 pub use id::{EventId, InvalidEventId};
+#[cfg(feature = "redis")]
+pub use redis::BackendError;
 pub use subscription::{ChannelEvent, Subscription};
 
 use crate::{Event, IntoEvent, InvalidEvent, SerializeError, Serializer};
@@ -81,6 +85,10 @@ pub enum PublishError {
     Invalid(InvalidEvent),
     /// The serializer failed on the value.
     Serialize(SerializeError),
+    /// The backend did not take the event (Redis unreachable, or it refused the command):
+    /// it may not have been stored, and no subscriber was told about it.
+    #[cfg(feature = "redis")]
+    Backend(BackendError),
 }
 
 impl fmt::Display for PublishError {
@@ -88,6 +96,8 @@ impl fmt::Display for PublishError {
         match self {
             PublishError::Invalid(err) => write!(f, "cannot publish: {err}"),
             PublishError::Serialize(err) => write!(f, "cannot publish: {err}"),
+            #[cfg(feature = "redis")]
+            PublishError::Backend(err) => write!(f, "cannot publish: {err}"),
         }
     }
 }
@@ -97,6 +107,8 @@ impl StdError for PublishError {
         match self {
             PublishError::Invalid(err) => Some(err),
             PublishError::Serialize(err) => Some(err),
+            #[cfg(feature = "redis")]
+            PublishError::Backend(err) => Some(err),
         }
     }
 }
@@ -167,6 +179,8 @@ pub struct Channels {
 #[derive(Clone)]
 enum Backend {
     Memory(Arc<memory::Hub>),
+    #[cfg(feature = "redis")]
+    Redis(Arc<redis::Hub>),
 }
 
 impl Default for Channels {
@@ -177,8 +191,13 @@ impl Default for Channels {
 
 impl fmt::Debug for Channels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match &self.backend {
+            Backend::Memory(_) => "memory",
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => "redis",
+        };
         f.debug_struct("Channels")
-            .field("backend", &"memory")
+            .field("backend", &backend)
             .field("topics", &self.topic_count())
             .finish()
     }
@@ -193,6 +212,23 @@ impl Channels {
     /// Settings for a hub: history bounds, per-subscriber queue, what to do on lag.
     pub fn builder() -> ChannelsBuilder {
         ChannelsBuilder::default()
+    }
+
+    /// A hub on Redis at `url` with the default settings: see
+    /// [`ChannelsBuilder::connect_redis`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), actix_sse::BackendError> {
+    /// let channels = actix_sse::Channels::redis("redis://127.0.0.1:6379/").await?;
+    /// # drop(channels); Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// If the URL is invalid or Redis cannot be reached now.
+    #[cfg(feature = "redis")]
+    pub async fn redis(url: &str) -> Result<Self, BackendError> {
+        Self::builder().connect_redis(url).await
     }
 
     /// Publishes an event to `topic` and returns the id it was given.
@@ -221,6 +257,12 @@ impl Channels {
                 // Validated above; setting our id cannot make it invalid.
                 let _ = event.id(id).encode(buf);
             })),
+            #[cfg(feature = "redis")]
+            Backend::Redis(hub) => {
+                let mut buf = bytes::BytesMut::new();
+                let _ = event.encode(&mut buf);
+                hub.publish(topic, &buf).await
+            }
         }
     }
 
@@ -272,6 +314,14 @@ impl Channels {
                 buf.extend_from_slice(&data);
                 buf.put_u8(b'\n');
             })),
+            #[cfg(feature = "redis")]
+            Backend::Redis(hub) => {
+                let mut buf = bytes::BytesMut::new();
+                crate::encode::fields(&mut buf, &head);
+                buf.extend_from_slice(&data);
+                buf.put_u8(b'\n');
+                hub.publish(topic, &buf).await
+            }
         }
     }
 
@@ -307,6 +357,8 @@ impl Channels {
         }
         match &self.backend {
             Backend::Memory(hub) => Subscription::memory(hub.subscribe(&names, last_event_id)),
+            #[cfg(feature = "redis")]
+            Backend::Redis(hub) => Subscription::redis(hub.subscribe(&names, last_event_id).await),
         }
     }
 
@@ -314,6 +366,8 @@ impl Channels {
     pub fn subscriber_count(&self, topic: &str) -> usize {
         match &self.backend {
             Backend::Memory(hub) => hub.subscriber_count(topic),
+            #[cfg(feature = "redis")]
+            Backend::Redis(hub) => hub.subscriber_count(topic),
         }
     }
 
@@ -321,6 +375,8 @@ impl Channels {
     pub fn topic_count(&self) -> usize {
         match &self.backend {
             Backend::Memory(hub) => hub.topic_count(),
+            #[cfg(feature = "redis")]
+            Backend::Redis(hub) => hub.topic_count(),
         }
     }
 
@@ -333,6 +389,9 @@ impl Channels {
     pub fn sweep(&self) {
         match &self.backend {
             Backend::Memory(hub) => hub.sweep(),
+            // Redis trims each topic's history when it is published to.
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => {}
         }
     }
 }
@@ -360,6 +419,8 @@ pub struct ChannelsBuilder {
     lag: Lag,
     reset_event: String,
     replay_last: usize,
+    #[cfg(feature = "redis")]
+    key_prefix: String,
 }
 
 impl Default for ChannelsBuilder {
@@ -372,6 +433,8 @@ impl Default for ChannelsBuilder {
             lag: Lag::End,
             reset_event: "reset".into(),
             replay_last: 0,
+            #[cfg(feature = "redis")]
+            key_prefix: "actix-sse".into(),
         }
     }
 }
@@ -430,6 +493,45 @@ impl ChannelsBuilder {
     pub fn replay_last(mut self, n: usize) -> Self {
         self.replay_last = n;
         self
+    }
+
+    /// With Redis: the prefix of every key and Pub/Sub channel the hub uses (default
+    /// `actix-sse`). Hubs with different prefixes share nothing.
+    #[cfg(feature = "redis")]
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// A hub on Redis at `url` (for example `redis://127.0.0.1:6379/`), shared by every
+    /// instance of the app that connects to it with the same [`key_prefix`](Self::key_prefix).
+    ///
+    /// Ids, history and live delivery go through Redis, so a client can resume on any
+    /// instance. The history is bounded by [`history_events`](Self::history_events) and
+    /// [`history_age`](Self::history_age); `history_bytes` does not apply (bound Redis'
+    /// memory with its `maxmemory`). Each instance keeps two connections to Redis, whatever
+    /// its number of subscribers.
+    ///
+    /// # Errors
+    ///
+    /// If the URL is invalid or Redis cannot be reached now.
+    #[cfg(feature = "redis")]
+    pub async fn connect_redis(self, url: &str) -> Result<Channels, BackendError> {
+        let config = redis::Config {
+            prefix: self.key_prefix,
+            history_events: self.history_events,
+            history_age: self.history_age,
+            limit: queue::Limit {
+                queue: self.queue,
+                lag: self.lag,
+            },
+            reset_event: self.reset_event,
+            replay_last: self.replay_last,
+        };
+        let hub = redis::Hub::connect(url, config).await?;
+        Ok(Channels {
+            backend: Backend::Redis(Arc::new(hub)),
+        })
     }
 
     /// The in-process hub.

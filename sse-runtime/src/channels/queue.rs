@@ -35,6 +35,9 @@ pub(crate) struct State {
     pub(crate) reset: Option<(u64, &'static str)>,
     /// Frames at or below this position are dropped (they precede a reset).
     pub(crate) skip_upto: u64,
+    /// Live frames at or below this position are not queued: the replay has them (set by
+    /// `seam`, for a backend whose live feed can lag behind its history).
+    live_floor: u64,
 }
 
 #[derive(Default)]
@@ -71,6 +74,7 @@ impl Queue {
                 lagged: false,
                 reset: None,
                 skip_upto: 0,
+                live_floor: 0,
             }),
         }
     }
@@ -94,6 +98,9 @@ impl Queue {
         let mut st = self.lock();
         if st.closed {
             return Pushed::Ended;
+        }
+        if seq <= st.live_floor {
+            return Pushed::Kept;
         }
         let mut pushed = Pushed::Kept;
         if st.live >= limit.queue {
@@ -163,10 +170,31 @@ impl State {
             .flat_map(|l| l.frames.iter().take(l.replay).map(|f| f.0))
     }
 
+    /// Puts `replay` (lane, position, frame; every position at most `head`) in front of
+    /// the live frames, which from now on must be newer than `head`: those at or below it
+    /// arrived live before the replay was read, and the replay has them.
+    #[cfg(feature = "redis")]
+    pub(crate) fn seam(&mut self, head: u64, mut replay: Vec<(usize, u64, Bytes)>) {
+        self.live_floor = self.live_floor.max(head);
+        replay.sort_unstable_by_key(|r| r.1);
+        for lane in &mut self.lanes {
+            let before = lane.frames.len();
+            lane.frames.retain(|f| f.0 > head);
+            self.live -= before - lane.frames.len();
+        }
+        for (lane, seq, frame) in replay.into_iter().rev() {
+            let lane = &mut self.lanes[lane];
+            lane.frames.push_front((seq, frame));
+            lane.replay += 1;
+        }
+    }
+
     /// Forgets everything queued and delivers a reset at `position` next.
     pub(crate) fn reset_at(&mut self, position: u64, reason: &'static str) {
         self.clear();
         self.skip_upto = position;
+        // After a reset positions may start lower (a new epoch).
+        self.live_floor = self.live_floor.min(position);
         self.reset = Some((position, reason));
     }
 

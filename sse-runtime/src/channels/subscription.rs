@@ -131,6 +131,8 @@ pub struct Subscription {
 
 enum Inner {
     Memory(MemorySubscription),
+    #[cfg(feature = "redis")]
+    Redis(super::redis::RedisSubscription),
 }
 
 impl Subscription {
@@ -144,6 +146,14 @@ impl Subscription {
     pub(crate) fn memory(inner: MemorySubscription) -> Self {
         Self {
             inner: Inner::Memory(inner),
+            filter: None,
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    pub(crate) fn redis(inner: super::redis::RedisSubscription) -> Self {
+        Self {
+            inner: Inner::Redis(inner),
             filter: None,
         }
     }
@@ -183,6 +193,8 @@ impl Subscription {
     pub fn lagged(&self) -> bool {
         match &self.inner {
             Inner::Memory(sub) => sub.lagged(),
+            #[cfg(feature = "redis")]
+            Inner::Redis(sub) => sub.lagged(),
         }
     }
 }
@@ -195,6 +207,8 @@ impl Stream for Subscription {
         loop {
             let next = match &mut this.inner {
                 Inner::Memory(sub) => sub.poll_next(cx),
+                #[cfg(feature = "redis")]
+                Inner::Redis(sub) => sub.poll_next(cx),
             };
             match (&next, &this.filter) {
                 (Poll::Ready(Some(ev)), Some(keep)) if !ev.is_reset() && !keep(ev) => continue,

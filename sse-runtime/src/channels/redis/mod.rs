@@ -1,0 +1,609 @@
+//! The Redis backend: topics shared by every instance of an app through one Redis server.
+//!
+//! Redis holds what must be shared: the hub's epoch and position counter, each topic's
+//! history (a stream whose entry ids are the positions) and, per topic, the newest position
+//! ever removed from that history. One Lua script publishes (next position, append, trim,
+//! `PUBLISH` to the topic's Pub/Sub channel), so history and live delivery cannot diverge;
+//! another reads where a subscription starts.
+//!
+//! Each instance keeps one Pub/Sub connection (the [`relay`]) that receives a topic's events
+//! once and hands them to the local subscribers' queues, and one multiplexed connection
+//! for the scripts. A subscription registers its queue first, makes sure the relay listens
+//! to its topics, then reads the history: whatever is published after that read arrives
+//! live, whatever before is in it, and positions already delivered are skipped.
+//!
+//! When the Pub/Sub connection drops (Redis restarted or unreachable), the relay reconnects
+//! with a growing pause, then reads from the history every event its subscribers missed
+//! meanwhile and delivers it, in order; streams stay open (with their heartbeats) and go
+//! on where they were. Events that are gone by then (Redis lost its data, or the history
+//! was trimmed past them) give those subscribers a reset event.
+
+mod relay;
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU64, Ordering::SeqCst},
+        Arc,
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use bytes::{Bytes, BytesMut};
+use redis::aio::MultiplexedConnection;
+
+use super::{
+    id::{new_epoch, EventId},
+    queue::{Limit, Queue},
+    ChannelEvent, PublishError,
+};
+use crate::Event;
+
+use relay::Relay;
+
+/// How long one command to Redis may take before it counts as failed.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long connecting to Redis may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest pause between two attempts to reach Redis again.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+const PUBLISH: &str = include_str!("publish.lua");
+const RESUME: &str = include_str!("resume.lua");
+
+/// Settings of a Redis hub, from the builder.
+pub(crate) struct Config {
+    pub(crate) prefix: String,
+    pub(crate) history_events: usize,
+    pub(crate) history_age: Option<Duration>,
+    pub(crate) limit: Limit,
+    pub(crate) reset_event: String,
+    pub(crate) replay_last: usize,
+}
+
+/// Redis could not be reached, or refused a command.
+#[derive(Debug)]
+pub struct BackendError(String);
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "redis: {}", self.0)
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+impl From<redis::RedisError> for BackendError {
+    fn from(err: redis::RedisError) -> Self {
+        BackendError(err.to_string())
+    }
+}
+
+/// Names of the keys of one hub.
+struct Keys {
+    epoch: String,
+    seq: String,
+    last: String,
+    trimmed: String,
+    prefix: String,
+}
+
+impl Keys {
+    fn new(prefix: &str) -> Self {
+        Self {
+            epoch: format!("{prefix}:epoch"),
+            seq: format!("{prefix}:seq"),
+            last: format!("{prefix}:last"),
+            trimmed: format!("{prefix}:trimmed"),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn stream(&self, topic: &str) -> String {
+        format!("{}:stream:{topic}", self.prefix)
+    }
+
+    fn channel(&self, topic: &str) -> String {
+        format!("{}:live:{topic}", self.prefix)
+    }
+
+    /// The topic a Pub/Sub channel name belongs to.
+    fn topic_of<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        channel
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix(":live:")
+    }
+}
+
+/// What a hub shares with its relay task.
+pub(crate) struct Shared {
+    client: redis::Client,
+    keys: Keys,
+    config: Config,
+    /// The epoch last seen in Redis (0 before the first contact).
+    epoch: AtomicU64,
+    /// The command connection, made again after a failure.
+    conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    relay: Relay,
+    publish: redis::Script,
+    resume: redis::Script,
+}
+
+pub(crate) struct Hub {
+    shared: Arc<Shared>,
+    /// Closing it (when the last handle to the hub is gone) stops the relay task.
+    commands: tokio::sync::mpsc::UnboundedSender<relay::Command>,
+}
+
+/// Where the history says a subscription starts.
+struct Start {
+    epoch: u64,
+    head: u64,
+    mode: Mode,
+    /// Per topic: `None` if events after the position were trimmed away, else the events
+    /// to replay, oldest first.
+    topics: Vec<Option<Vec<(u64, Bytes)>>>,
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Mode {
+    Live,
+    After(u64),
+    Unknown,
+}
+
+fn parse_epoch(text: &str) -> Option<u64> {
+    format!("{text}-0")
+        .parse::<EventId>()
+        .ok()
+        .map(|id| id.epoch())
+}
+
+impl Hub {
+    /// Connects to Redis at `url` and starts the relay.
+    pub(crate) async fn connect(url: &str, config: Config) -> Result<Self, BackendError> {
+        let client = redis::Client::open(url)?;
+        let shared = Arc::new(Shared {
+            client,
+            keys: Keys::new(&config.prefix),
+            config,
+            epoch: AtomicU64::new(0),
+            conn: tokio::sync::Mutex::new(None),
+            relay: Relay::default(),
+            publish: redis::Script::new(PUBLISH),
+            resume: redis::Script::new(RESUME),
+        });
+        // Fail at start-up rather than at the first publish.
+        shared.connection().await?;
+        let (commands, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let connected = relay::spawn(shared.clone(), receiver);
+        // The relay is listening before the hub is handed out.
+        connected
+            .await
+            .map_err(|_| BackendError("relay stopped".into()))??;
+        Ok(Self { shared, commands })
+    }
+
+    pub(crate) async fn publish(&self, topic: &str, event: &[u8]) -> Result<EventId, PublishError> {
+        self.shared
+            .publish(topic, event)
+            .await
+            .map_err(PublishError::Backend)
+    }
+
+    pub(crate) async fn subscribe(
+        self: &Arc<Self>,
+        names: &[&str],
+        last_event_id: Option<&str>,
+    ) -> RedisSubscription {
+        let mode = match last_event_id {
+            None | Some("") => Mode::Live,
+            Some(text) => match text.parse::<EventId>() {
+                Ok(id) => Mode::After(id.sequence()),
+                Err(_) => Mode::Unknown,
+            },
+        };
+        let client_epoch = last_event_id
+            .and_then(|text| text.parse::<EventId>().ok())
+            .map(|id| id.epoch());
+        let topics: Vec<Arc<str>> = names.iter().map(|&n| n.into()).collect();
+        let queue = Arc::new(Queue::new(names.len()));
+        let slots = self.shared.relay.register(&topics, &queue);
+        let mut sub = RedisSubscription {
+            hub: self.clone(),
+            queue,
+            topics,
+            slots,
+            last: 0,
+            pending: None,
+            done: false,
+        };
+        if sub.topics.is_empty() {
+            return sub;
+        }
+        let request = Request {
+            shared: self.shared.clone(),
+            commands: self.commands.clone(),
+            topics: sub.topics.clone(),
+            mode,
+            client_epoch,
+        };
+        match request.clone().attempt().await {
+            Ok(start) => sub.apply(start),
+            // Redis is away: the subscription waits for it (the stream stays open).
+            Err(err) => {
+                log::warn!(target: "actix_sse", "subscribe: {err}; retrying");
+                sub.pending = Some(std::sync::Mutex::new(Box::pin(request.retry())));
+            }
+        }
+        sub
+    }
+
+    pub(crate) fn subscriber_count(&self, topic: &str) -> usize {
+        self.shared.relay.count(topic)
+    }
+
+    pub(crate) fn topic_count(&self) -> usize {
+        self.shared.relay.topic_count()
+    }
+}
+
+impl Shared {
+    /// The command connection, connecting if there is none.
+    async fn connection(&self) -> Result<MultiplexedConnection, BackendError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(conn) = &*slot {
+            return Ok(conn.clone());
+        }
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Forgets the command connection after an error that may have broken it.
+    async fn failed(&self, err: &redis::RedisError) {
+        if err.is_io_error()
+            || err.is_timeout()
+            || err.is_connection_dropped()
+            || err.is_connection_refusal()
+        {
+            *self.conn.lock().await = None;
+        }
+    }
+
+    async fn publish(&self, topic: &str, event: &[u8]) -> Result<EventId, BackendError> {
+        let mut conn = self.connection().await?;
+        let fresh_epoch = EventId::new(new_epoch(), 0).to_string();
+        let fresh_epoch = fresh_epoch.trim_end_matches("-0");
+        // The event without its final blank line: the script adds the id line and it.
+        let body = event.strip_suffix(b"\n").unwrap_or(event);
+        let age = self
+            .config
+            .history_age
+            .map_or(0, |a| a.as_millis().max(1) as u64);
+        let result: Result<String, _> = self
+            .publish
+            .key(&self.keys.epoch)
+            .key(&self.keys.seq)
+            .key(self.keys.stream(topic))
+            .key(&self.keys.last)
+            .key(&self.keys.trimmed)
+            .arg(fresh_epoch)
+            .arg(body)
+            .arg(self.config.history_events)
+            .arg(age)
+            .arg(topic)
+            .arg(self.keys.channel(topic))
+            .invoke_async(&mut conn)
+            .await;
+        let id = match result {
+            Ok(id) => id,
+            Err(err) => {
+                self.failed(&err).await;
+                return Err(err.into());
+            }
+        };
+        let id: EventId = id
+            .parse()
+            .map_err(|_| BackendError(format!("unexpected id {id:?} from the script")))?;
+        self.epoch.store(id.epoch(), SeqCst);
+        Ok(id)
+    }
+
+    /// Reads where a subscription to `topics` starts (see `resume.lua`).
+    async fn start(
+        &self,
+        topics: &[Arc<str>],
+        mode: Mode,
+        client_epoch: Option<u64>,
+    ) -> Result<Start, BackendError> {
+        let mut conn = self.connection().await?;
+        let (epoch_arg, after) = match (mode, client_epoch) {
+            (Mode::After(seq), Some(epoch)) => (
+                EventId::new(epoch, 0)
+                    .to_string()
+                    .trim_end_matches("-0")
+                    .to_owned(),
+                seq,
+            ),
+            (Mode::Live, _) => (String::new(), 0),
+            // Unknown: an epoch no Redis has.
+            _ => ("-".to_owned(), 0),
+        };
+        let age = self
+            .config
+            .history_age
+            .map_or(0, |a| a.as_millis().max(1) as u64);
+        let mut invocation = self.resume.prepare_invoke();
+        invocation
+            .key(&self.keys.epoch)
+            .key(&self.keys.seq)
+            .key(&self.keys.trimmed)
+            .key(&self.keys.last);
+        for topic in topics {
+            invocation.key(self.keys.stream(topic));
+        }
+        invocation
+            .arg(epoch_arg)
+            .arg(after)
+            .arg(self.config.replay_last)
+            .arg(age);
+        for topic in topics {
+            invocation.arg(&**topic);
+        }
+        let reply: Result<redis::Value, _> = invocation.invoke_async(&mut conn).await;
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(err) => {
+                self.failed(&err).await;
+                return Err(err.into());
+            }
+        };
+        let start = parse_start(reply, topics.len())
+            .ok_or_else(|| BackendError("unexpected reply from the resume script".into()))?;
+        if start.epoch != 0 {
+            self.epoch.store(start.epoch, SeqCst);
+        }
+        Ok(start)
+    }
+
+    fn reset_frame(&self, epoch: u64, position: u64, reason: &str) -> Bytes {
+        let event = Event::new()
+            .event(&self.config.reset_event)
+            .id(EventId::new(epoch, position))
+            .with_data(reason);
+        let mut buf = BytesMut::new();
+        // The name was checked when the hub was built.
+        let _ = event.encode(&mut buf);
+        buf.freeze()
+    }
+}
+
+fn parse_start(reply: redis::Value, topics: usize) -> Option<Start> {
+    use redis::Value;
+    let Value::Array(items) = reply else {
+        return None;
+    };
+    let mut items = items.into_iter();
+    let text = |v: Value| -> Option<String> {
+        match v {
+            Value::BulkString(b) => String::from_utf8(b).ok(),
+            Value::SimpleString(s) => Some(s),
+            _ => None,
+        }
+    };
+    let int = |v: Value| -> Option<u64> {
+        match v {
+            Value::Int(n) => u64::try_from(n).ok(),
+            other => text(other)?.parse().ok(),
+        }
+    };
+    let epoch_text = text(items.next()?)?;
+    let epoch = if epoch_text.is_empty() {
+        0
+    } else {
+        parse_epoch(&epoch_text)?
+    };
+    let head = int(items.next()?)?;
+    let mode = match text(items.next()?)?.as_str() {
+        "live" => Mode::Live,
+        "unknown" => Mode::Unknown,
+        _ => Mode::After(0),
+    };
+    let mut per_topic = Vec::with_capacity(topics);
+    for item in items {
+        let Value::Array(list) = item else {
+            return None;
+        };
+        let mut list = list.into_iter();
+        if int(list.next()?)? == 1 {
+            per_topic.push(None);
+            continue;
+        }
+        let mut events = Vec::new();
+        while let Some(seq) = list.next() {
+            let seq = int(seq)?;
+            let Value::BulkString(frame) = list.next()? else {
+                return None;
+            };
+            events.push((seq, Bytes::from(frame)));
+        }
+        events.sort_unstable_by_key(|e| e.0);
+        per_topic.push(Some(events));
+    }
+    (per_topic.len() == topics).then_some(Start {
+        epoch,
+        head,
+        mode,
+        topics: per_topic,
+    })
+}
+
+/// One attempt at starting a subscription, and how to retry it.
+#[derive(Clone)]
+struct Request {
+    shared: Arc<Shared>,
+    commands: tokio::sync::mpsc::UnboundedSender<relay::Command>,
+    topics: Vec<Arc<str>>,
+    mode: Mode,
+    client_epoch: Option<u64>,
+}
+
+impl Request {
+    /// Makes sure the relay listens to the topics, then reads the history: an event
+    /// published after that read reaches the queue live.
+    async fn attempt(self) -> Result<Start, BackendError> {
+        let (done, listening) = tokio::sync::oneshot::channel();
+        self.commands
+            .send(relay::Command::Listen(self.topics.clone(), done))
+            .map_err(|_| BackendError("relay stopped".into()))?;
+        listening
+            .await
+            .map_err(|_| BackendError("relay stopped".into()))??;
+        self.shared
+            .start(&self.topics, self.mode, self.client_epoch)
+            .await
+    }
+
+    async fn retry(self) -> Start {
+        let mut pause = Duration::from_millis(50);
+        loop {
+            tokio::time::sleep(pause).await;
+            match self.clone().attempt().await {
+                Ok(start) => return start,
+                Err(err) => log::debug!(target: "actix_sse", "subscribe: {err}; retrying"),
+            }
+            pause = (pause * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+/// In a mutex only to keep `Subscription` `Sync`; it is polled through `&mut`.
+type Pending = std::sync::Mutex<Pin<Box<dyn Future<Output = Start> + Send>>>;
+
+/// The Redis backend's side of a `Subscription`.
+pub(crate) struct RedisSubscription {
+    hub: Arc<Hub>,
+    queue: Arc<Queue>,
+    topics: Vec<Arc<str>>,
+    slots: Vec<usize>,
+    /// The newest position handed out: anything at or below it is a duplicate.
+    last: u64,
+    /// Still waiting for Redis to tell where to start.
+    pending: Option<Pending>,
+    done: bool,
+}
+
+impl RedisSubscription {
+    /// Puts the replay in front of what arrived live meanwhile, or a reset.
+    fn apply(&mut self, start: Start) {
+        let shared = &self.hub.shared;
+        shared.relay.observe(start.epoch, start.head);
+        let mut q = self.queue.lock();
+        let trimmed = start.topics.iter().any(Option::is_none);
+        match start.mode {
+            Mode::Unknown => q.reset_at(start.head, "unknown-id"),
+            Mode::After(_) if trimmed => q.reset_at(start.head, "trimmed"),
+            Mode::After(_) | Mode::Live => {
+                let mut replay: Vec<(usize, u64, Bytes)> = start
+                    .topics
+                    .into_iter()
+                    .enumerate()
+                    .flat_map(|(lane, events)| {
+                        events
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(move |(seq, frame)| (lane, seq, frame))
+                    })
+                    .collect();
+                if start.mode == Mode::Live && replay.len() > shared.config.replay_last {
+                    replay.sort_unstable_by_key(|e| e.1);
+                    replay.drain(..replay.len() - shared.config.replay_last);
+                }
+                q.seam(start.head, replay);
+            }
+        }
+        drop(q);
+        self.queue.wake();
+    }
+
+    pub(crate) fn lagged(&self) -> bool {
+        self.queue.lock().lagged
+    }
+
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<ChannelEvent>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if let Some(pending) = &mut self.pending {
+            let pending = pending.get_mut().unwrap_or_else(|p| p.into_inner());
+            match pending.as_mut().poll(cx) {
+                Poll::Ready(start) => {
+                    self.pending = None;
+                    self.apply(start);
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let shared = &self.hub.shared;
+        loop {
+            let mut st = self.queue.lock();
+            if let Some((position, reason)) = st.reset.take() {
+                drop(st);
+                // Positions start again from the reset (after a Redis restart, lower).
+                self.last = position;
+                let epoch = shared.epoch.load(SeqCst);
+                let topic = self.topics.first().cloned().unwrap_or_else(|| "".into());
+                return Poll::Ready(Some(ChannelEvent::reset(
+                    topic,
+                    EventId::new(epoch, position),
+                    shared.reset_frame(epoch, position, reason),
+                )));
+            }
+            if st.closed || self.topics.is_empty() {
+                drop(st);
+                self.done = true;
+                return Poll::Ready(None);
+            }
+            let Some((lane, _)) = st.next() else {
+                st.park(cx.waker());
+                return Poll::Pending;
+            };
+            let Some((seq, frame)) = st.pop(lane) else {
+                continue;
+            };
+            if seq <= st.skip_upto || seq <= self.last {
+                continue;
+            }
+            drop(st);
+            self.last = seq;
+            return Poll::Ready(Some(ChannelEvent::new(
+                self.topics[lane].clone(),
+                EventId::new(shared.epoch.load(SeqCst), seq),
+                frame,
+            )));
+        }
+    }
+}
+
+impl Drop for RedisSubscription {
+    fn drop(&mut self) {
+        let gone = self
+            .hub
+            .shared
+            .relay
+            .unregister(&self.topics, &self.slots, &self.queue);
+        for topic in gone {
+            let _ = self.hub.commands.send(relay::Command::Forget(topic));
+        }
+    }
+}

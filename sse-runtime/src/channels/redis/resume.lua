@@ -1,0 +1,64 @@
+-- Reads where a subscription starts: the hub's epoch and newest position, and for each
+-- topic the events after the client's position (or the last few), in one atomic step.
+--
+-- KEYS[1] epoch, KEYS[2] seq, KEYS[3] trimmed (hash: topic -> newest position removed)
+-- KEYS[4] last (hash: topic -> newest position published)
+-- KEYS[5..] the topics' streams
+-- ARGV[1] the client's epoch ('' to start live)
+-- ARGV[2] the client's position
+-- ARGV[3] without a position: how many of the newest events to replay per topic
+-- ARGV[4] history: most age in ms (0: no bound)
+-- ARGV[5..] the topics, in the order of KEYS[5..]
+-- returns { epoch or '', head, mode, per topic: { trimmed (0/1), seq, frame, seq, frame, .. } }
+-- where mode is 'live', 'after' or 'unknown'
+local epoch = redis.call('GET', KEYS[1]) or ''
+local head = tonumber(redis.call('GET', KEYS[2]) or '0')
+local after = tonumber(ARGV[2])
+local mode = 'after'
+if ARGV[1] == '' then
+  mode = 'live'
+elseif ARGV[1] ~= epoch or after > head then
+  mode = 'unknown'
+end
+local cutoff = -1
+if tonumber(ARGV[4]) > 0 then
+  local now = redis.call('TIME')
+  cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])
+end
+
+local out = { epoch, head, mode }
+for i = 5, #KEYS do
+  local topic = ARGV[i]
+  local trimmed = tonumber(redis.call('HGET', KEYS[3], topic) or '0')
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    -- Lost (deleted or expired) since its last publish: so is everything up to it.
+    local last = tonumber(redis.call('HGET', KEYS[4], topic) or '0')
+    if last > trimmed then
+      trimmed = last
+    end
+  end
+  local entries = {}
+  if mode == 'after' then
+    entries = redis.call('XRANGE', KEYS[i], '(0-' .. after, '+')
+  elseif mode == 'live' and tonumber(ARGV[3]) > 0 then
+    entries = redis.call('XREVRANGE', KEYS[i], '+', '-', 'COUNT', ARGV[3])
+  end
+  local list = { 0 }
+  for _, entry in ipairs(entries) do
+    local seq = tonumber(string.match(entry[1], '%-(%d+)$'))
+    if tonumber(entry[2][4]) < cutoff then
+      -- Too old: as good as trimmed (the next publish removes it).
+      if seq > trimmed then
+        trimmed = seq
+      end
+    else
+      list[#list + 1] = seq
+      list[#list + 1] = entry[2][2]
+    end
+  end
+  if mode == 'after' and trimmed > after then
+    list = { 1 }
+  end
+  out[#out + 1] = list
+end
+return out

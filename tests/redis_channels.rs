@@ -1,0 +1,435 @@
+//! `Channels` on a real Redis (one `redis-server` per test, no mock): two hubs connected
+//! to it stand for two instances of an app. Publish on one, receive on the other; resume
+//! on either; stale ids after Redis lost its data give a reset; outages end in a catch-up.
+
+mod common;
+
+use std::time::Duration;
+
+use actix_sse::{ChannelEvent, Channels, Event, Lag, PublishError, Subscription};
+use common::redis::RedisServer;
+
+macro_rules! need_redis {
+    ($name:expr) => {
+        if !common::redis::available($name) {
+            return;
+        }
+    };
+}
+
+async fn next(sub: &mut Subscription) -> ChannelEvent {
+    tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("an event within 10 s")
+        .expect("the subscription goes on")
+}
+
+/// Nothing arrives for a moment (nothing duplicated, nothing extra).
+async fn quiet(sub: &mut Subscription) {
+    if let Ok(ev) = tokio::time::timeout(Duration::from_millis(200), sub.next()).await {
+        panic!("unexpected {ev:?}");
+    }
+}
+
+fn data(ev: &ChannelEvent) -> String {
+    ev.data().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_published_on_one_instance_reaches_the_other_and_resumes_there() {
+    need_redis!("redis_cross_instance");
+    let redis = RedisServer::start();
+    let a = Channels::redis(&redis.url()).await.unwrap();
+    let b = Channels::redis(&redis.url()).await.unwrap();
+
+    let mut on_b = b.subscribe("room", None).await;
+    let mut on_a = a.subscribe("room", None).await;
+    let first = a.publish("room", "hello").await.unwrap();
+    let second = b
+        .publish("room", Event::data("two\nlines").event("note"))
+        .await
+        .unwrap();
+    assert!(second.sequence() > first.sequence());
+    for sub in [&mut on_a, &mut on_b] {
+        let ev = next(sub).await;
+        assert_eq!((data(&ev), ev.id()), ("hello".into(), &first));
+        let ev = next(sub).await;
+        assert_eq!(
+            (data(&ev), ev.event_type(), ev.id()),
+            ("two\nlines".into(), Some("note"), &second)
+        );
+    }
+    // A client of A reconnects to B with A's id: the rest, then live.
+    let mut resumed = b.subscribe("room", Some(&first.to_string())).await;
+    let ev = next(&mut resumed).await;
+    assert_eq!((data(&ev), ev.id()), ("two\nlines".into(), &second));
+    let third = a.publish("room", "three").await.unwrap();
+    let ev = next(&mut resumed).await;
+    assert_eq!((data(&ev), ev.id()), ("three".into(), &third));
+    quiet(&mut resumed).await;
+    assert_eq!(b.subscriber_count("room"), 2);
+    drop((on_b, resumed));
+    assert_eq!(b.subscriber_count("room"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_while_events_are_published_gets_each_exactly_once() {
+    need_redis!("redis_seam");
+    let redis = RedisServer::start();
+    let a = Channels::redis(&redis.url()).await.unwrap();
+    let b = Channels::redis(&redis.url()).await.unwrap();
+    let total = 300;
+    let publisher = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..total {
+                ids.push(a.publish("seam", format!("e{i}")).await.unwrap());
+                if i % 50 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            ids
+        })
+    };
+    // Subscribe on B at several moments, each from the newest id published so far.
+    let mut subs = Vec::new();
+    while subs.len() < 6 {
+        let mut probe = b.subscribe("seam", None).await;
+        let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(5), probe.next()).await else {
+            break;
+        };
+        let from: u64 = data(&ev)[1..].parse().unwrap();
+        subs.push((from, b.subscribe("seam", Some(&ev.id().to_string())).await));
+        if from + 20 >= total {
+            break;
+        }
+    }
+    let ids = publisher.await.unwrap();
+    assert!(subs.len() >= 2, "subscribed while publishing");
+    for (from, mut sub) in subs {
+        for i in from + 1..total {
+            let ev = next(&mut sub).await;
+            assert_eq!(
+                (data(&ev), ev.id()),
+                (format!("e{i}"), &ids[i as usize]),
+                "resumed after e{from}"
+            );
+        }
+        quiet(&mut sub).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_that_cannot_be_resumed_give_a_reset_never_a_wrong_position() {
+    need_redis!("redis_stale_ids");
+    let redis = RedisServer::start();
+    let hub = Channels::builder()
+        .history_events(5)
+        .connect_redis(&redis.url())
+        .await
+        .unwrap();
+    let other = Channels::builder()
+        .key_prefix("other-app")
+        .connect_redis(&redis.url())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..150 {
+        ids.push(hub.publish("t", format!("e{i}")).await.unwrap());
+    }
+    let foreign = other.publish("t", "x").await.unwrap();
+    let huge = "9".repeat(64 * 1024);
+
+    // Garbage, huge, another hub's: unknown. Trimmed away: trimmed. Each then goes live.
+    for (last, reason) in [
+        ("garbage", "unknown-id"),
+        (huge.as_str(), "unknown-id"),
+        (&foreign.to_string(), "unknown-id"),
+        (&ids[0].to_string(), "trimmed"),
+    ] {
+        let mut sub = hub.subscribe("t", Some(last)).await;
+        let reset = next(&mut sub).await;
+        assert!(reset.is_reset(), "{reset:?}");
+        assert_eq!(
+            (reset.event_type(), data(&reset)),
+            (Some("reset"), reason.into())
+        );
+        assert_eq!(
+            reset.id(),
+            ids.last().unwrap(),
+            "the reset is at the newest position"
+        );
+        let live = hub.publish("t", "live").await.unwrap();
+        let ev = next(&mut sub).await;
+        assert_eq!((data(&ev), ev.id()), ("live".into(), &live));
+        ids.push(live);
+    }
+    // Still in history: exact.
+    let n = ids.len();
+    let mut sub = hub.subscribe("t", Some(&ids[n - 3].to_string())).await;
+    assert_eq!(next(&mut sub).await.id(), &ids[n - 2]);
+    assert_eq!(next(&mut sub).await.id(), &ids[n - 1]);
+    drop(sub);
+
+    // The stream's key deleted: its loss is on record.
+    let before = hub.publish("gone", "x").await.unwrap();
+    assert_eq!(redis.command(&["DEL", "actix-sse:stream:gone"]), ":1\r\n");
+    let mut sub = hub.subscribe("gone", Some(&ids[n - 1].to_string())).await;
+    let reset = next(&mut sub).await;
+    assert_eq!((reset.is_reset(), data(&reset)), (true, "trimmed".into()));
+    drop(sub);
+    // Everything seen: nothing lost, nothing to replay.
+    let mut sub = hub.subscribe("gone", Some(&before.to_string())).await;
+    let live = hub.publish("gone", "y").await.unwrap();
+    assert_eq!(next(&mut sub).await.id(), &live);
+    drop(sub);
+
+    // FLUSHALL: a new epoch. Live subscribers get a reset before the next event; an id
+    // from before is unknown.
+    let mut live_sub = hub.subscribe("t", None).await;
+    assert_eq!(redis.command(&["FLUSHALL"]), "+OK\r\n");
+    let fresh = hub.publish("t", "after flush").await.unwrap();
+    assert_ne!(
+        fresh.to_string().split('-').next(),
+        ids[0].to_string().split('-').next()
+    );
+    let reset = next(&mut live_sub).await;
+    assert!(reset.is_reset(), "{reset:?}");
+    let ev = next(&mut live_sub).await;
+    assert_eq!((data(&ev), ev.id()), ("after flush".into(), &fresh));
+    let mut sub = hub.subscribe("t", Some(&ids[n - 1].to_string())).await;
+    let reset = next(&mut sub).await;
+    assert_eq!(
+        (reset.is_reset(), data(&reset)),
+        (true, "unknown-id".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_by_age_and_a_refused_event_stores_nothing() {
+    need_redis!("redis_age");
+    let redis = RedisServer::start();
+    let hub = Channels::builder()
+        .history_age(Duration::from_millis(200))
+        .connect_redis(&redis.url())
+        .await
+        .unwrap();
+    let old = hub.publish("t", "old").await.unwrap();
+    let older = hub.publish("t", "older").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut sub = hub.subscribe("t", Some(&old.to_string())).await;
+    let reset = next(&mut sub).await;
+    assert_eq!((reset.is_reset(), data(&reset)), (true, "trimmed".into()));
+    assert_eq!(reset.id(), &older);
+
+    // Refused before Redis sees it: no id is used up.
+    let err = hub
+        .publish("t", Event::data("x").event("bad\nname"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PublishError::Invalid(_)), "{err}");
+    let next_id = hub.publish("t", "fine").await.unwrap();
+    assert_eq!(next_id.sequence(), older.sequence() + 1);
+    let serialized = hub
+        .publish_serialized("t", &[1, 2], &actix_sse::Json, Event::new().event("nums"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut sub).await.id(), &next_id);
+    let ev = next(&mut sub).await;
+    assert_eq!(
+        (data(&ev), ev.event_type(), ev.id()),
+        ("[1,2]".into(), Some("nums"), &serialized)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_falls_behind_ends_and_resumes_from_history() {
+    need_redis!("redis_lag");
+    let redis = RedisServer::start();
+    let hub = Channels::builder()
+        .queue(4)
+        .connect_redis(&redis.url())
+        .await
+        .unwrap();
+    let mut slow = hub.subscribe("t", None).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(hub.publish("t", format!("e{i}")).await.unwrap());
+    }
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut got = 0;
+        while slow.next().await.is_some() {
+            got += 1;
+        }
+        got
+    })
+    .await
+    .expect("the subscription ends");
+    assert!(end <= 4, "{end} events before the end");
+    assert!(slow.lagged());
+    assert_eq!(
+        hub.subscriber_count("t"),
+        0,
+        "a lagged subscriber is forgotten"
+    );
+    // Its client reconnects from what it had: nothing lost.
+    let mut again = hub.subscribe("t", Some(&ids[3].to_string())).await;
+    for id in &ids[4..] {
+        assert_eq!(next(&mut again).await.id(), id);
+    }
+
+    let reset_hub = Channels::builder()
+        .queue(4)
+        .on_lag(Lag::Reset)
+        .key_prefix("reset-hub")
+        .connect_redis(&redis.url())
+        .await
+        .unwrap();
+    let mut slow = reset_hub.subscribe("t", None).await;
+    let mut last = None;
+    for i in 0..10 {
+        last = Some(reset_hub.publish("t", format!("e{i}")).await.unwrap());
+    }
+    // Let the relay deliver all ten before reading.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reset = next(&mut slow).await;
+    assert_eq!((reset.is_reset(), data(&reset)), (true, "lagged".into()));
+    let live = reset_hub.publish("t", "after").await.unwrap();
+    let ev = next(&mut slow).await;
+    assert!(ev.id().sequence() > last.unwrap().sequence() - 4, "{ev:?}");
+    let mut ev = ev;
+    while ev.id() != &live {
+        ev = next(&mut slow).await;
+    }
+}
+
+/// Publishes until Redis takes it again (bounded).
+async fn publish_when_back(hub: &Channels, topic: &str, text: &str) -> actix_sse::EventId {
+    let start = std::time::Instant::now();
+    loop {
+        match hub.publish(topic, text).await {
+            Ok(id) => return id,
+            Err(err) => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(15),
+                    "Redis not back: {err}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_redis_restart_with_persistence_streams_go_on_where_they_were() {
+    need_redis!("redis_restart_persistent");
+    let mut redis = RedisServer::start_persistent();
+    let a = Channels::redis(&redis.url()).await.unwrap();
+    let b = Channels::redis(&redis.url()).await.unwrap();
+    let mut sub = b.subscribe("t", None).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(a.publish("t", format!("e{i}")).await.unwrap());
+    }
+    for id in &ids {
+        assert_eq!(next(&mut sub).await.id(), id);
+    }
+
+    redis.kill();
+    // Publishing fails while Redis is away, with an error, within the timeout.
+    let started = std::time::Instant::now();
+    let err = a.publish("t", "lost").await.unwrap_err();
+    assert!(matches!(err, PublishError::Backend(_)), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    redis.restart();
+
+    // Published before B's relay is back: it reads them from the history when it is.
+    for i in 3..6 {
+        ids.push(publish_when_back(&a, "t", &format!("e{i}")).await);
+    }
+    for (i, id) in ids.iter().enumerate().skip(3) {
+        let ev = next(&mut sub).await;
+        assert_eq!((data(&ev), ev.id()), (format!("e{i}"), id));
+    }
+    let live = a.publish("t", "live").await.unwrap();
+    assert_eq!(next(&mut sub).await.id(), &live);
+    quiet(&mut sub).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_redis_lost_everything_subscribers_get_a_reset_then_live_events() {
+    need_redis!("redis_restart_empty");
+    let mut redis = RedisServer::start();
+    let a = Channels::redis(&redis.url()).await.unwrap();
+    let b = Channels::redis(&redis.url()).await.unwrap();
+    let mut sub = b.subscribe("t", None).await;
+    let old = a.publish("t", "before").await.unwrap();
+    assert_eq!(next(&mut sub).await.id(), &old);
+
+    redis.kill();
+    // A client that reconnects meanwhile waits (its stream stays open) until Redis is back.
+    let b2 = b.clone();
+    let old_text = old.to_string();
+    let waiting = tokio::spawn(async move { b2.subscribe("t", Some(&old_text)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    redis.restart();
+
+    let fresh = publish_when_back(&a, "t", "after").await;
+    let reset = next(&mut sub).await;
+    assert_eq!(
+        (reset.is_reset(), data(&reset)),
+        (true, "unknown-id".into())
+    );
+    let ev = next(&mut sub).await;
+    assert_eq!((data(&ev), ev.id()), ("after".into(), &fresh));
+
+    let mut resumed = waiting.await.unwrap();
+    let reset = next(&mut resumed).await;
+    assert_eq!(
+        (reset.is_reset(), data(&reset)),
+        (true, "unknown-id".into())
+    );
+    let live = a.publish("t", "live").await.unwrap();
+    let mut ev = next(&mut resumed).await;
+    if ev.id() == &fresh {
+        ev = next(&mut resumed).await;
+    }
+    assert_eq!(ev.id(), &live);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_fails_publishes_and_nothing_acknowledged_is_lost() {
+    need_redis!("redis_sigstop");
+    let redis = RedisServer::start();
+    let a = Channels::redis(&redis.url()).await.unwrap();
+    let b = Channels::redis(&redis.url()).await.unwrap();
+    let mut sub = b.subscribe("t", None).await;
+    let first = a.publish("t", "e0").await.unwrap();
+
+    redis.freeze(true);
+    let started = std::time::Instant::now();
+    let err = a.publish("t", "maybe").await.unwrap_err();
+    assert!(matches!(err, PublishError::Backend(_)), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    redis.freeze(false);
+
+    let second = publish_when_back(&a, "t", "e1").await;
+    // Every acknowledged event arrives once, in order. The one that failed may or may not
+    // have been stored (its reply was lost): if it was, it arrives too, in its place.
+    let mut got = vec![next(&mut sub).await];
+    while got.last().unwrap().id() != &second {
+        got.push(next(&mut sub).await);
+    }
+    let texts: Vec<String> = got.iter().map(data).collect();
+    assert!(
+        texts == ["e0", "e1"] || texts == ["e0", "maybe", "e1"],
+        "{texts:?}"
+    );
+    assert_eq!(got[0].id(), &first);
+    quiet(&mut sub).await;
+}
