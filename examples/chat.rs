@@ -12,6 +12,16 @@
 //! A page cannot set `Last-Event-ID` on a new `EventSource`, only the browser does when it
 //! reconnects by itself; so `/chat` also takes the id as `?lastEventId=` (as Mercure does),
 //! which the page uses when it rejoins after leaving.
+//!
+//! With `REDIS_URL` set, the room lives in Redis (the `redis` feature of actix-sse): run two
+//! instances on two ports and a message said on one reaches the streams of both, and a
+//! client resumes on either.
+//!
+//! ```text
+//! redis-server --port 6379 --save '' &
+//! REDIS_URL=redis://127.0.0.1:6379/ PORT=8081 cargo run --example chat &
+//! REDIS_URL=redis://127.0.0.1:6379/ PORT=8082 cargo run --example chat &
+//! ```
 
 use actix_sse::prelude::*;
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -69,13 +79,20 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(8081);
-    let hub = web::Data::new(Channels::new());
+    let hub = match std::env::var("REDIS_URL") {
+        Ok(url) => Channels::redis(&url).await.map_err(std::io::Error::other)?,
+        Err(_) => Channels::new(),
+    };
+    let hub = web::Data::new(hub);
     let server = HttpServer::new(move || App::new().app_data(hub.clone()).configure(configure))
         .sse_defaults()
         .shutdown_timeout(1)
         .bind(("127.0.0.1", port))?;
     for addr in server.addrs() {
         println!("chat: open http://{addr}/ in two tabs (Ctrl-C to stop)");
+    }
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        println!("chat: the room is in Redis at {url}");
     }
     server.run().await
 }
