@@ -128,12 +128,9 @@ async fn subscribers_of_a_killed_instance_resume_exactly_on_the_other() {
     for (n, evs) in subs.iter_mut().enumerate() {
         // Each subscriber stops reading at a different message.
         let upto = 5 + n;
-        for i in 0..upto {
+        for (i, id) in ids.iter().enumerate().take(upto) {
             let ev = message(evs).await.unwrap();
-            assert_eq!(
-                (ev.data.as_str(), &ev.id),
-                (format!("m{i}").as_str(), &ids[i])
-            );
+            assert_eq!((ev.data.as_str(), &ev.id), (format!("m{i}").as_str(), id));
         }
         last.push(upto - 1);
     }
