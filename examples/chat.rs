@@ -23,7 +23,7 @@
 //! REDIS_URL=redis://127.0.0.1:6379/ PORT=8082 cargo run --example chat &
 //! ```
 
-use actix_sse::prelude::*;
+use actix_sse::{prelude::*, PublishError};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde::Deserialize;
 
@@ -52,11 +52,15 @@ async fn chat(hub: web::Data<Channels>, last: LastEventId, resume: web::Query<Re
     }
 }
 
-/// Publishes the body as a message; answers with its id.
+/// Publishes the body as a message; answers with its id, or `503` when the room's
+/// backend (Redis) did not take it.
 async fn say(hub: web::Data<Channels>, body: String) -> HttpResponse {
     match hub.publish(ROOM, body).await {
         Ok(id) => HttpResponse::Ok().body(id.to_string()),
-        Err(err) => HttpResponse::BadRequest().body(err.to_string()),
+        Err(err @ (PublishError::Invalid(_) | PublishError::Serialize(_))) => {
+            HttpResponse::BadRequest().body(err.to_string())
+        }
+        Err(err) => HttpResponse::ServiceUnavailable().body(err.to_string()),
     }
 }
 

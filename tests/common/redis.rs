@@ -141,6 +141,14 @@ impl RedisServer {
         }
     }
 
+    /// Deletes what it saved (while it is stopped): the next start begins empty, as a
+    /// restart without persistence does.
+    pub fn wipe(&mut self) {
+        assert!(self.child.is_none(), "stop it first");
+        let _ = std::fs::remove_dir_all(&self.dir);
+        std::fs::create_dir_all(&self.dir).unwrap();
+    }
+
     /// `SIGSTOP` (`true`) or `SIGCONT` (`false`): frozen, its connections stay open.
     pub fn freeze(&self, stop: bool) {
         let signal = if stop { "-STOP" } else { "-CONT" };

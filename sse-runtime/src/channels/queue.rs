@@ -33,6 +33,10 @@ pub(crate) struct State {
     pub(crate) lagged: bool,
     /// A reset event to deliver next: its position and its reason.
     pub(crate) reset: Option<(u64, &'static str)>,
+    /// The epoch of that reset's position when the backend's epoch can change (0: the
+    /// hub's own).
+    #[cfg(feature = "redis")]
+    pub(crate) reset_epoch: u64,
     /// Frames at or below this position are dropped (they precede a reset).
     pub(crate) skip_upto: u64,
     /// Live frames at or below this position are not queued: the replay has them (set by
@@ -73,6 +77,8 @@ impl Queue {
                 closed: false,
                 lagged: false,
                 reset: None,
+                #[cfg(feature = "redis")]
+                reset_epoch: 0,
                 skip_upto: 0,
                 live_floor: 0,
             }),
@@ -187,6 +193,13 @@ impl State {
             lane.frames.push_front((seq, frame));
             lane.replay += 1;
         }
+    }
+
+    /// `reset_at` a position of `epoch`.
+    #[cfg(feature = "redis")]
+    pub(crate) fn reset_in(&mut self, epoch: u64, position: u64, reason: &'static str) {
+        self.reset_at(position, reason);
+        self.reset_epoch = epoch;
     }
 
     /// Forgets everything queued and delivers a reset at `position` next.

@@ -155,6 +155,16 @@ enum Mode {
     Unknown,
 }
 
+/// A new random epoch as Redis stores it (the `{epoch}` part of an id).
+fn fresh_epoch() -> String {
+    epoch_text(new_epoch())
+}
+
+fn epoch_text(epoch: u64) -> String {
+    let id = EventId::new(epoch, 0).to_string();
+    id.strip_suffix("-0").unwrap_or(&id).to_owned()
+}
+
 fn parse_epoch(text: &str) -> Option<u64> {
     format!("{text}-0")
         .parse::<EventId>()
@@ -282,8 +292,6 @@ impl Shared {
 
     async fn publish(&self, topic: &str, event: &[u8]) -> Result<EventId, BackendError> {
         let mut conn = self.connection().await?;
-        let fresh_epoch = EventId::new(new_epoch(), 0).to_string();
-        let fresh_epoch = fresh_epoch.trim_end_matches("-0");
         // The event without its final blank line: the script adds the id line and it.
         let body = event.strip_suffix(b"\n").unwrap_or(event);
         let age = self
@@ -297,7 +305,7 @@ impl Shared {
             .key(self.keys.stream(topic))
             .key(&self.keys.last)
             .key(&self.keys.trimmed)
-            .arg(fresh_epoch)
+            .arg(fresh_epoch())
             .arg(body)
             .arg(self.config.history_events)
             .arg(age)
@@ -328,13 +336,7 @@ impl Shared {
     ) -> Result<Start, BackendError> {
         let mut conn = self.connection().await?;
         let (epoch_arg, after) = match (mode, client_epoch) {
-            (Mode::After(seq), Some(epoch)) => (
-                EventId::new(epoch, 0)
-                    .to_string()
-                    .trim_end_matches("-0")
-                    .to_owned(),
-                seq,
-            ),
+            (Mode::After(seq), Some(epoch)) => (epoch_text(epoch), seq),
             (Mode::Live, _) => (String::new(), 0),
             // Unknown: an epoch no Redis has.
             _ => ("-".to_owned(), 0),
@@ -356,7 +358,8 @@ impl Shared {
             .arg(epoch_arg)
             .arg(after)
             .arg(self.config.replay_last)
-            .arg(age);
+            .arg(age)
+            .arg(fresh_epoch());
         for topic in topics {
             invocation.arg(&**topic);
         }
@@ -511,8 +514,8 @@ impl RedisSubscription {
         let mut q = self.queue.lock();
         let trimmed = start.topics.iter().any(Option::is_none);
         match start.mode {
-            Mode::Unknown => q.reset_at(start.head, "unknown-id"),
-            Mode::After(_) if trimmed => q.reset_at(start.head, "trimmed"),
+            Mode::Unknown => q.reset_in(start.epoch, start.head, "unknown-id"),
+            Mode::After(_) if trimmed => q.reset_in(start.epoch, start.head, "trimmed"),
             Mode::After(_) | Mode::Live => {
                 let mut replay: Vec<(usize, u64, Bytes)> = start
                     .topics
@@ -558,10 +561,13 @@ impl RedisSubscription {
         loop {
             let mut st = self.queue.lock();
             if let Some((position, reason)) = st.reset.take() {
+                let epoch = match std::mem::take(&mut st.reset_epoch) {
+                    0 => shared.epoch.load(SeqCst),
+                    epoch => epoch,
+                };
                 drop(st);
                 // Positions start again from the reset (after a Redis restart, lower).
                 self.last = position;
-                let epoch = shared.epoch.load(SeqCst);
                 let topic = self.topics.first().cloned().unwrap_or_else(|| "".into());
                 return Poll::Ready(Some(ChannelEvent::reset(
                     topic,

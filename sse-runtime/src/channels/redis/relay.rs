@@ -136,10 +136,10 @@ impl Relay {
         }
     }
 
-    /// Every queue gets a reset at `position` (of a new epoch, or after lost events).
-    fn reset(topic: &mut Topic, position: u64, reason: &'static str) {
+    /// Every queue gets a reset at `position` of `epoch` (a new epoch, or lost events).
+    fn reset(topic: &mut Topic, epoch: u64, position: u64, reason: &'static str) {
         for (queue, _) in topic.subs.iter().flatten() {
-            queue.lock().reset_at(position, reason);
+            queue.lock().reset_in(epoch, position, reason);
             queue.wake();
         }
     }
@@ -155,7 +155,7 @@ impl Relay {
                 // stayed connected: nothing from before can be vouched for.
                 log::warn!(target: "actix_sse", "redis: new epoch; resetting every subscriber");
                 for topic in st.topics.values_mut() {
-                    Self::reset(topic, seq.saturating_sub(1), "unknown-id");
+                    Self::reset(topic, id.epoch(), seq.saturating_sub(1), "unknown-id");
                 }
             }
             st.epoch = id.epoch();
@@ -190,7 +190,7 @@ impl Relay {
         if start.mode == Mode::Unknown || start.epoch != st.epoch {
             log::warn!(target: "actix_sse", "redis: lost its data; resetting every subscriber");
             for topic in st.topics.values_mut() {
-                Self::reset(topic, 0, "unknown-id");
+                Self::reset(topic, start.epoch, 0, "unknown-id");
             }
             st.epoch = start.epoch;
             st.position = 0;
@@ -202,7 +202,7 @@ impl Relay {
             match replay {
                 None => {
                     if let Some(topic) = st.topics.get_mut(name) {
-                        Self::reset(topic, start.head, "trimmed");
+                        Self::reset(topic, start.epoch, start.head, "trimmed");
                     }
                 }
                 Some(replay) => events.extend(replay.into_iter().map(|(s, f)| (i, s, f))),

@@ -8,10 +8,15 @@
 -- ARGV[2] the client's position
 -- ARGV[3] without a position: how many of the newest events to replay per topic
 -- ARGV[4] history: most age in ms (0: no bound)
--- ARGV[5..] the topics, in the order of KEYS[5..]
--- returns { epoch or '', head, mode, per topic: { trimmed (0/1), seq, frame, seq, frame, .. } }
+-- ARGV[5] a fresh epoch, used if KEYS[1] is missing (a new or wiped Redis)
+-- ARGV[6..] the topics, in the order of KEYS[5..]
+-- returns { epoch, head, mode, per topic: { trimmed (0/1), seq, frame, seq, frame, .. } }
 -- where mode is 'live', 'after' or 'unknown'
-local epoch = redis.call('GET', KEYS[1]) or ''
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('SET', KEYS[1], epoch)
+end
 local head = tonumber(redis.call('GET', KEYS[2]) or '0')
 local after = tonumber(ARGV[2])
 local mode = 'after'
@@ -28,7 +33,7 @@ end
 
 local out = { epoch, head, mode }
 for i = 5, #KEYS do
-  local topic = ARGV[i]
+  local topic = ARGV[i + 1]
   local trimmed = tonumber(redis.call('HGET', KEYS[3], topic) or '0')
   if redis.call('EXISTS', KEYS[i]) == 0 then
     -- Lost (deleted or expired) since its last publish: so is everything up to it.
