@@ -9,8 +9,10 @@
 //! history), the subscriber first gets one *reset* event instead: nothing is ever skipped
 //! silently.
 //!
-//! The hub here is in-process: it is the default, needs no server, and keeps everything in
-//! memory, bounded per topic ([`ChannelsBuilder`]).
+//! The default hub is in-process: it needs no server and keeps everything in memory,
+//! bounded per topic ([`ChannelsBuilder`]). With the `redis` feature,
+//! `Channels::redis(url)` gives the same API over Redis, shared by every instance of an
+//! app, so a client resumes on whichever instance it reconnects to.
 //!
 //! ```
 //! use actix_sse::{Channels, Event};
@@ -362,7 +364,7 @@ impl Channels {
         }
     }
 
-    /// How many subscriptions `topic` has right now.
+    /// How many subscriptions `topic` has right now (on Redis: in this instance).
     pub fn subscriber_count(&self, topic: &str) -> usize {
         match &self.backend {
             Backend::Memory(hub) => hub.subscriber_count(topic),
@@ -371,7 +373,8 @@ impl Channels {
         }
     }
 
-    /// How many topics exist right now (that have a subscriber or some history).
+    /// How many topics exist right now (that have a subscriber or some history). On Redis:
+    /// how many topics this instance has subscribers for.
     pub fn topic_count(&self) -> usize {
         match &self.backend {
             Backend::Memory(hub) => hub.topic_count(),
@@ -383,7 +386,8 @@ impl Channels {
     /// Trims every topic's history to [`history_age`](ChannelsBuilder::history_age) and
     /// frees the topics left with no subscriber and no history.
     ///
-    /// Without an age bound there is nothing to sweep. With one, call it now and then,
+    /// Without an age bound there is nothing to sweep. On Redis it does nothing: each topic
+    /// is trimmed when it is published to. With an age bound in memory, call it now and then,
     /// for example from a `tokio::time::interval` task; it only takes each topic's lock
     /// briefly.
     pub fn sweep(&self) {
