@@ -1,11 +1,48 @@
 //! Declarative Server-Sent Events for actix-web.
 //!
-//! See the README for the quick start; the pieces are:
+//! Annotate an `async fn` with [`#[sse]`](macro@sse), call [`send!`] in its body, and
+//! register it like any actix-web service. The stream is framed by the WHATWG rules, kept
+//! alive by heartbeats, paced by the client (back-pressure), dropped as soon as the client
+//! leaves, and ends cleanly when the function returns.
 //!
-//! - [`macro@sse`]: the attribute that turns an `async fn` into an SSE endpoint,
-//!   with [`send!`] and [`close!`] inside its body,
-//! - the runtime ([`Event`], [`Sse`], [`Sender`], [`SseSession`], [`LastEventId`],
-//!   [`Json`]), usable without the macro.
+//! ```no_run
+//! use actix_sse::prelude::*;
+//! use actix_web::{App, HttpServer};
+//! use std::time::Duration;
+//!
+//! #[sse("/events", heartbeat = "15s")]
+//! async fn events() {
+//!     for i in 0..6 {
+//!         send!(format!("this is SSE #{i}"), id = i);
+//!         tokio::time::sleep(Duration::from_secs(1)).await;
+//!     }
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     HttpServer::new(|| App::new().service(events))
+//!         .sse_defaults() // notice vanished and stuck clients promptly
+//!         .bind(("127.0.0.1", 8080))?
+//!         .run()
+//!         .await
+//! }
+//! ```
+//!
+//! `curl -N http://127.0.0.1:8080/events` then prints `id: 0`, `data: this is SSE #0`, and
+//! so on, one event per second.
+//!
+//! The pieces:
+//!
+//! - [`macro@sse`]: the attribute (path, heartbeat, retry, serializer), with [`send!`] and
+//!   [`close!`] inside its body; handlers take any actix-web extractor, and may return a
+//!   `Stream` of events instead of sending them;
+//! - [`Channels`]: one event to many subscribers, with exact replay from a client's
+//!   `Last-Event-ID` ([`LastEventId`]); in-process, or on Redis with the `redis` feature;
+//! - the runtime under the macro ([`Event`], [`Sse`], [`Sender`], [`SseSession`],
+//!   [`Json`]), usable on its own;
+//! - [`SseServerExt`]: the `HttpServer` settings an SSE server needs, in one call.
+//!
+//! `use actix_sse::prelude::*;` brings what handlers need.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 

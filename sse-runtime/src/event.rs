@@ -8,8 +8,9 @@ use crate::encode;
 
 /// One Server-Sent Event: `data`, an `event` type, an `id`, a `retry` hint and comments.
 ///
-/// Every field is optional, so an `id`-only block (WIRE 27), a `retry`-only frame
-/// (WIRE 28) and a comment (WIRE 29) are all events too.
+/// Every field is optional, so an `id`-only block (it moves the client's last event id),
+/// a `retry`-only frame and a comment (which a client ignores: a keep-alive) are all
+/// events too.
 ///
 /// # Safety of the builders
 ///
@@ -56,7 +57,8 @@ impl Event {
 
     /// A `message` event carrying `data` (one `data: ` line per line of it).
     ///
-    /// An empty string is a real event with empty data (`data: \n\n`, WIRE 4).
+    /// An empty string is a real event with empty data (`data: \n\n`): the client
+    /// receives a `message` whose data is `""`.
     pub fn data(data: impl Into<String>) -> Self {
         Self {
             data: Some(data.into()),
@@ -97,7 +99,7 @@ impl Event {
     ///
     /// Accepts strings and integers (anything `Display`). An id with CR, LF or NUL is
     /// refused when the event is encoded. `""` is a real id: it resets the client's last
-    /// event id (WIRE 24).
+    /// event id, so its next reconnect sends no `Last-Event-ID`.
     pub fn id(mut self, id: impl fmt::Display) -> Self {
         self.id = Some(id.to_string());
         self
