@@ -433,3 +433,33 @@ async fn a_frozen_redis_fails_publishes_and_nothing_acknowledged_is_lost() {
     assert_eq!(got[0].id(), &first);
     quiet(&mut sub).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_pub_sub_subscription_per_instance_whatever_its_subscribers() {
+    need_redis!("redis_one_connection");
+    let redis = RedisServer::start();
+    let a = Channels::redis(&redis.url()).await.unwrap();
+    let b = Channels::redis(&redis.url()).await.unwrap();
+    let numsub = || redis.command(&["PUBSUB", "NUMSUB", "actix-sse:live:t"]);
+    let clients = || redis.command(&["CLIENT", "LIST"]).lines().count();
+    let before = clients();
+    let mut subs = Vec::new();
+    for _ in 0..50 {
+        subs.push(b.subscribe("t", None).await);
+    }
+    subs.push(a.subscribe("t", None).await);
+    assert!(numsub().ends_with(":2\r\n"), "{}", numsub());
+    assert_eq!(clients(), before, "no connection per subscriber");
+    let id = a.publish("t", "once").await.unwrap();
+    for sub in &mut subs {
+        assert_eq!(next(sub).await.id(), &id);
+    }
+    drop(subs);
+    // The last local subscriber gone, the instance stops listening.
+    let start = std::time::Instant::now();
+    while !numsub().ends_with(":0\r\n") {
+        assert!(start.elapsed() < Duration::from_secs(5), "{}", numsub());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(b.topic_count(), 0);
+}
