@@ -37,6 +37,9 @@ pub(crate) struct State {
     /// hub's own).
     #[cfg(feature = "redis")]
     pub(crate) reset_epoch: u64,
+    /// The epoch the subscriber's position is in (0: not known yet).
+    #[cfg(feature = "redis")]
+    pub(crate) epoch: u64,
     /// Frames at or below this position are dropped (they precede a reset).
     pub(crate) skip_upto: u64,
     /// Live frames at or below this position are not queued: the replay has them (set by
@@ -79,6 +82,8 @@ impl Queue {
                 reset: None,
                 #[cfg(feature = "redis")]
                 reset_epoch: 0,
+                #[cfg(feature = "redis")]
+                epoch: 0,
                 skip_upto: 0,
                 live_floor: 0,
             }),
@@ -200,6 +205,7 @@ impl State {
     pub(crate) fn reset_in(&mut self, epoch: u64, position: u64, reason: &'static str) {
         self.reset_at(position, reason);
         self.reset_epoch = epoch;
+        self.epoch = epoch;
     }
 
     /// Forgets everything queued and delivers a reset at `position` next.

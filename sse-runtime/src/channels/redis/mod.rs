@@ -512,6 +512,13 @@ impl RedisSubscription {
         let shared = &self.hub.shared;
         shared.relay.observe(start.epoch, start.head);
         let mut q = self.queue.lock();
+        // A reset the relay queued meanwhile for this very epoch tells nothing the start
+        // does not (one for a newer epoch stays).
+        if q.reset.is_some() && q.reset_epoch == start.epoch {
+            q.reset = None;
+            q.skip_upto = 0;
+        }
+        q.epoch = start.epoch;
         let trimmed = start.topics.iter().any(Option::is_none);
         match start.mode {
             Mode::Unknown => q.reset_in(start.epoch, start.head, "unknown-id"),

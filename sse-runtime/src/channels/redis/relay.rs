@@ -136,10 +136,16 @@ impl Relay {
         }
     }
 
-    /// Every queue gets a reset at `position` of `epoch` (a new epoch, or lost events).
-    fn reset(topic: &mut Topic, epoch: u64, position: u64, reason: &'static str) {
+    /// Every queue gets a reset at `position` of `epoch`: lost events, or (`new_epoch`) a
+    /// new epoch, which subscribers already in it (they started after it) do not need.
+    fn reset(topic: &mut Topic, epoch: u64, position: u64, reason: &'static str, new_epoch: bool) {
         for (queue, _) in topic.subs.iter().flatten() {
-            queue.lock().reset_in(epoch, position, reason);
+            let mut q = queue.lock();
+            if new_epoch && q.epoch == epoch {
+                continue;
+            }
+            q.reset_in(epoch, position, reason);
+            drop(q);
             queue.wake();
         }
     }
@@ -155,7 +161,7 @@ impl Relay {
                 // stayed connected: nothing from before can be vouched for.
                 log::warn!(target: "actix_sse", "redis: new epoch; resetting every subscriber");
                 for topic in st.topics.values_mut() {
-                    Self::reset(topic, id.epoch(), seq.saturating_sub(1), "unknown-id");
+                    Self::reset(topic, id.epoch(), seq.saturating_sub(1), "unknown-id", true);
                 }
             }
             st.epoch = id.epoch();
@@ -190,7 +196,7 @@ impl Relay {
         if start.mode == Mode::Unknown || start.epoch != st.epoch {
             log::warn!(target: "actix_sse", "redis: lost its data; resetting every subscriber");
             for topic in st.topics.values_mut() {
-                Self::reset(topic, start.epoch, 0, "unknown-id");
+                Self::reset(topic, start.epoch, 0, "unknown-id", true);
             }
             st.epoch = start.epoch;
             st.position = 0;
@@ -202,7 +208,7 @@ impl Relay {
             match replay {
                 None => {
                     if let Some(topic) = st.topics.get_mut(name) {
-                        Self::reset(topic, start.epoch, start.head, "trimmed");
+                        Self::reset(topic, start.epoch, start.head, "trimmed", false);
                     }
                 }
                 Some(replay) => events.extend(replay.into_iter().map(|(s, f)| (i, s, f))),
