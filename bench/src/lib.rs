@@ -12,3 +12,4 @@ pub mod driver;
 pub mod procfs;
 pub mod proto;
 pub mod servers;
+pub mod channels;
