@@ -7,9 +7,9 @@
 //! runs one server.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
+pub mod channels;
 pub mod client;
 pub mod driver;
 pub mod procfs;
 pub mod proto;
 pub mod servers;
-pub mod channels;

@@ -72,19 +72,29 @@ fn main() -> ExitCode {
     } else {
         Config::full(exe)
     };
+    // `--subs` applies to every fan-out form; `--rate` or `--secs` leave one form.
+    let (mut subs, mut rate, mut secs) = (None, None, None);
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
-        let mut num = || it.next().and_then(|v| v.parse::<u64>().ok());
+        let mut num = || {
+            it.next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(|n| n.max(1))
+        };
         match a.as_str() {
             "--quick" => {}
-            "--subs" => cfg.subs = num().unwrap_or(cfg.subs as u64).max(1) as usize,
-            "--rate" => cfg.rate = num().unwrap_or(cfg.rate).max(1),
-            "--secs" => cfg.secs = num().unwrap_or(cfg.secs).max(1),
+            "--subs" => subs = num(),
+            "--rate" => rate = num(),
+            "--secs" => secs = num(),
             "--clients" => cfg.clients = num().unwrap_or(cfg.clients as u64).max(1) as usize,
             "--behind" => cfg.behind = num().unwrap_or(cfg.behind).max(1),
             "--only" => {
                 let list = it.next().cloned().unwrap_or_default();
-                match list.split(',').map(str::parse).collect::<Result<Vec<_>, _>>() {
+                match list
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<Vec<_>, _>>()
+                {
                     Ok(mut v) => {
                         // Ratios need the ceiling in the same run.
                         if !v.contains(&Contestant::Raw) {
@@ -101,17 +111,33 @@ fn main() -> ExitCode {
             _ => return usage(),
         }
     }
-    if cfg.rate * cfg.secs > MAX_RUN_EVENTS {
-        eprintln!("--rate × --secs must be at most {MAX_RUN_EVENTS}");
-        return usage();
+    if rate.is_some() || secs.is_some() {
+        cfg.fanout.truncate(1);
     }
     let limit = raise_fd_limit();
     let max_conns = limit.saturating_sub(200) as usize;
-    for (name, n) in [("--subs", &mut cfg.subs), ("--clients", &mut cfg.clients)] {
-        if *n > max_conns {
-            eprintln!("open-files limit {limit}: {name} {max_conns} instead of {n}");
-            *n = max_conns;
+    for form in &mut cfg.fanout {
+        form.0 = subs.map_or(form.0, |n| n as usize);
+        form.1 = rate.unwrap_or(form.1);
+        form.2 = secs.unwrap_or(form.2);
+        if form.1 * form.2 > MAX_RUN_EVENTS {
+            eprintln!("--rate × --secs must be at most {MAX_RUN_EVENTS}");
+            return usage();
         }
+        if form.0 > max_conns {
+            eprintln!(
+                "open-files limit {limit}: {max_conns} subscribers instead of {}",
+                form.0
+            );
+            form.0 = max_conns;
+        }
+    }
+    if cfg.clients > max_conns {
+        eprintln!(
+            "open-files limit {limit}: {max_conns} clients instead of {}",
+            cfg.clients
+        );
+        cfg.clients = max_conns;
     }
     cfg.pin = pin_client();
     if cfg!(debug_assertions) {

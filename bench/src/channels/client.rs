@@ -273,12 +273,15 @@ mod tests {
     fn events_keep_ids_and_join_data() {
         let mut got = Vec::new();
         let mut ev = Events::default();
-        let wire: &[u8] = b"id: a-1\ndata: x\n\n: hb\n\ndata: y\r\ndata: z\r\n\r\nid: 2\nevent: e\ndata:w\n\n";
+        let wire: &[u8] =
+            b"id: a-1\ndata: x\n\n: hb\n\ndata: y\r\ndata: z\r\n\r\nid: 2\nevent: e\ndata:w\n\n";
         for split in 1..wire.len() {
             got.clear();
             let mut ev2 = Events::default();
             for part in wire.chunks(split) {
-                ev2.feed(part, &mut |id: &[u8], d: &[u8]| got.push((id.to_vec(), d.to_vec())));
+                ev2.feed(part, &mut |id: &[u8], d: &[u8]| {
+                    got.push((id.to_vec(), d.to_vec()))
+                });
             }
             assert_eq!(
                 got,

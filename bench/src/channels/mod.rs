@@ -98,22 +98,23 @@ impl FromStr for Contestant {
     }
 }
 
-/// The payload of event number `k`: `"<k> <t_ns> "` padded with `.` to `size` bytes,
-/// where `t_ns` is [`now_ns`](crate::proto::now_ns) when it is built (right before it is
-/// published).
-pub fn payload(k: u64, size: usize) -> String {
-    let mut s = format!("{k} {} ", crate::proto::now_ns());
+/// The payload of event number `k`: `"<k> <t_ns> <sched_ns> "` padded with `.` to `size`
+/// bytes, where `t_ns` is [`now_ns`](crate::proto::now_ns) when it is built (right before
+/// it is published) and `sched_ns` when it was due by the publishing schedule (0: none).
+pub fn payload(k: u64, sched_ns: u64, size: usize) -> String {
+    let mut s = format!("{k} {} {sched_ns} ", crate::proto::now_ns());
     while s.len() < size {
         s.push('.');
     }
     s
 }
 
-/// Reads `t_ns` back from a payload.
-pub fn payload_time(data: &[u8]) -> Option<u64> {
+/// Reads `(t_ns, sched_ns)` back from a payload.
+pub fn payload_time(data: &[u8]) -> Option<(u64, u64)> {
     let mut it = data.split(|b| *b == b' ');
     it.next()?;
-    std::str::from_utf8(it.next()?).ok()?.parse().ok()
+    let mut num = || std::str::from_utf8(it.next()?).ok()?.parse().ok();
+    Some((num()?, num()?))
 }
 
 /// Splits an event id into its prefix and its trailing decimal number: `"k3x9-42"` gives
@@ -143,9 +144,11 @@ mod tests {
 
     #[test]
     fn payload_and_ids_round_trip() {
-        let p = payload(7, 64);
+        let p = payload(7, 5, 64);
         assert_eq!(p.len(), 64);
-        assert!(payload_time(p.as_bytes()).unwrap() <= crate::proto::now_ns());
+        let (t, sched) = payload_time(p.as_bytes()).unwrap();
+        assert!(t <= crate::proto::now_ns());
+        assert_eq!(sched, 5);
         assert_eq!(split_id(b"abc-42"), Some((&b"abc-"[..], 42)));
         assert_eq!(split_id(b"42"), Some((&b""[..], 42)));
         assert_eq!(split_id(b"abc"), None);

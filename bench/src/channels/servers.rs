@@ -81,16 +81,19 @@ fn run_params(query: &str) -> Result<(u64, u64, usize), String> {
 }
 
 /// Publishes `total` events at `rate` per second: event `k` (from 1) gets
-/// [`payload`]`(k, size)`, built right before `publish(k, payload)` is called.
+/// [`payload`]`(k, due, size)`, built right before `publish(k, payload)` is called, where
+/// `due` is when the schedule wanted it published (start + (k − 1) / rate).
 async fn publish_loop<F, Fut>(rate: u64, total: u64, size: usize, stats: &Stats, mut publish: F)
 where
     F: FnMut(u64, String) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let mut iv = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+    let period = 1_000_000_000 / rate;
+    let mut iv = tokio::time::interval(Duration::from_nanos(period));
+    let start = now_ns();
     for k in 1..=total {
         iv.tick().await;
-        publish(k, payload(k, size)).await;
+        publish(k, payload(k, start + (k - 1) * period, size)).await;
         stats.record();
     }
 }
@@ -268,7 +271,7 @@ async fn raw_conn(mut sock: TcpStream, st: Rc<Raw>) -> std::io::Result<()> {
             let size = query_u64(query, "size").unwrap_or(32) as usize;
             let mut ids = (0, 0);
             for k in 1..=n {
-                let id = st.publish(&payload(k, size));
+                let id = st.publish(&payload(k, 0, size));
                 st.stats.record();
                 if k == 1 {
                     ids.0 = id;
@@ -305,13 +308,14 @@ where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
     actix_web::rt::System::new().block_on(async move {
-        let server = actix_web::HttpServer::new(move || actix_web::App::new().configure(routes.clone()))
-            .workers(1)
-            .backlog(BACKLOG)
-            .max_connections(100_000)
-            .disable_signals()
-            .shutdown_timeout(0)
-            .bind(("127.0.0.1", port))?;
+        let server =
+            actix_web::HttpServer::new(move || actix_web::App::new().configure(routes.clone()))
+                .workers(1)
+                .backlog(BACKLOG)
+                .max_connections(100_000)
+                .disable_signals()
+                .shutdown_timeout(0)
+                .bind(("127.0.0.1", port))?;
         announce(server.addrs()[0].port());
         server.run().await
     })
@@ -366,7 +370,11 @@ async fn relay_count(relay: web::Data<Relay>) -> HttpResponse {
     HttpResponse::Ok().body(relay.tx.receiver_count().to_string())
 }
 
-async fn relay_run(relay: web::Data<Relay>, st: web::Data<Stats>, req: HttpRequest) -> HttpResponse {
+async fn relay_run(
+    relay: web::Data<Relay>,
+    st: web::Data<Stats>,
+    req: HttpRequest,
+) -> HttpResponse {
     match run_params(req.query_string()) {
         Ok((rate, total, size)) => {
             actix_web::rt::spawn(async move {
@@ -382,12 +390,16 @@ async fn relay_run(relay: web::Data<Relay>, st: web::Data<Stats>, req: HttpReque
     }
 }
 
-async fn relay_fill(relay: web::Data<Relay>, st: web::Data<Stats>, req: HttpRequest) -> HttpResponse {
+async fn relay_fill(
+    relay: web::Data<Relay>,
+    st: web::Data<Stats>,
+    req: HttpRequest,
+) -> HttpResponse {
     let n = query_u64(req.query_string(), "n").unwrap_or(1).max(1);
     let size = query_u64(req.query_string(), "size").unwrap_or(32) as usize;
     let mut ids = (0, 0);
     for k in 1..=n {
-        let id = relay.publish(payload(k, size));
+        let id = relay.publish(payload(k, 0, size));
         st.record();
         if k == 1 {
             ids.0 = id;
@@ -444,12 +456,16 @@ async fn hub_run(hub: web::Data<Channels>, st: web::Data<Stats>, req: HttpReques
     }
 }
 
-async fn hub_fill(hub: web::Data<Channels>, st: web::Data<Stats>, req: HttpRequest) -> HttpResponse {
+async fn hub_fill(
+    hub: web::Data<Channels>,
+    st: web::Data<Stats>,
+    req: HttpRequest,
+) -> HttpResponse {
     let n = query_u64(req.query_string(), "n").unwrap_or(1).max(1);
     let size = query_u64(req.query_string(), "size").unwrap_or(32) as usize;
     let mut ids = Vec::new();
     for k in 1..=n {
-        match hub.publish(TOPIC, payload(k, size)).await {
+        match hub.publish(TOPIC, payload(k, 0, size)).await {
             Ok(id) => {
                 st.record();
                 if k == 1 || k == n {
