@@ -837,11 +837,20 @@ fn fanout_form(cfg: &Config, (subs, rate, secs): (usize, u64, u64)) -> Vec<Row> 
                     r.hist.quantile(0.99) / 1e3,
                     "ms",
                     format!(
-                        "p50 {} ms, max {} ms; from the due time: p50 {} ms, p99 {} ms",
+                        "publish stamp → client read; p50 {} ms, max {} ms",
                         fmt_num(r.hist.quantile(0.5) / 1e3),
                         fmt_num(r.hist.max() as f64 / 1e3),
-                        fmt_num(r.hist_due.quantile(0.5) / 1e3),
-                        fmt_num(r.hist_due.quantile(0.99) / 1e3),
+                    ),
+                ));
+                rows.push(row(
+                    &m("due-time p99"),
+                    Some(c),
+                    r.hist_due.quantile(0.99) / 1e3,
+                    "ms",
+                    format!(
+                        "from when the schedule wanted the event out (counts a late \
+                         publisher, which the publish stamp hides); p50 {} ms",
+                        fmt_num(r.hist_due.quantile(0.5) / 1e3)
                     ),
                 ));
                 rows.push(row(
@@ -1045,15 +1054,17 @@ pub fn print_targets(rows: &[Row]) -> usize {
         .collect();
     forms.dedup();
     for form in forms {
-        let p99 = |c| get(&format!("fan-out p99{form}"), Some(c));
-        check(
-            &format!("fan-out p99{form}: hub ≤ 1.5× raw"),
-            p99(Contestant::Hub)
-                .zip(p99(Contestant::Raw))
-                .map(|(h, r)| h / r),
-            1.5,
-            &|x| format!("{x:.2}×"),
-        );
+        for what in ["p99", "due-time p99"] {
+            let p99 = |c| get(&format!("fan-out {what}{form}"), Some(c));
+            check(
+                &format!("fan-out {what}{form}: hub ≤ 1.5× raw"),
+                p99(Contestant::Hub)
+                    .zip(p99(Contestant::Raw))
+                    .map(|(h, r)| h / r),
+                1.5,
+                &|x| format!("{x:.2}×"),
+            );
+        }
     }
     let over = get("fan-out RSS", hub).zip(get("bare", None));
     check(
