@@ -4,9 +4,11 @@
 //! ([`client`]), `/proc` readers ([`procfs`]) and the driver that runs every measurement
 //! and prints the table ([`driver`]). The binary `actix-sse-bench` ties them together:
 //! `actix-sse-bench all` runs everything, `actix-sse-bench server <contestant> <port>`
-//! runs one server.
+//! runs one server. The channel benchmarks of issue 10 are in [`channels`] (binary
+//! `channels`).
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
+pub mod channels;
 pub mod client;
 pub mod driver;
 pub mod procfs;

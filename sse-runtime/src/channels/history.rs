@@ -18,14 +18,15 @@ pub(crate) struct Bounds {
 struct Entry {
     seq: u64,
     frame: Bytes,
-    /// Only set when an age bound is configured: reading the clock is not free.
-    at: Option<Instant>,
 }
 
 /// One topic's history: frames in sequence order, plus the highest sequence ever trimmed
 /// away, which tells a resume that lost events apart from one that lost nothing.
 pub(crate) struct History {
     entries: VecDeque<Entry>,
+    /// When each entry was added, only with an age bound (reading the clock is not free),
+    /// and apart from `entries` so that without one an entry costs no room for it.
+    added: VecDeque<Instant>,
     bytes: usize,
     trimmed_upto: u64,
 }
@@ -36,6 +37,7 @@ impl History {
     pub(crate) fn new(trimmed_upto: u64) -> Self {
         Self {
             entries: VecDeque::new(),
+            added: VecDeque::new(),
             bytes: 0,
             trimmed_upto,
         }
@@ -52,9 +54,11 @@ impl History {
 
     /// Appends a frame (sequences only grow) and trims to the bounds.
     pub(crate) fn push(&mut self, seq: u64, frame: Bytes, bounds: &Bounds) {
-        let at = bounds.age.map(|_| Instant::now());
+        if bounds.age.is_some() {
+            self.added.push_back(Instant::now());
+        }
         self.bytes += frame.len();
-        self.entries.push_back(Entry { seq, frame, at });
+        self.entries.push_back(Entry { seq, frame });
         self.trim(bounds);
     }
 
@@ -62,17 +66,22 @@ impl History {
     pub(crate) fn trim(&mut self, bounds: &Bounds) {
         let expired = bounds.age.and_then(|age| Instant::now().checked_sub(age));
         while let Some(oldest) = self.entries.front() {
-            let too_old = matches!((expired, oldest.at), (Some(limit), Some(at)) if at <= limit);
+            // `added` runs alongside `entries` when there is an age bound (the bounds of
+            // a hub never change).
+            let too_old =
+                matches!((expired, self.added.front()), (Some(limit), Some(at)) if *at <= limit);
             if self.entries.len() <= bounds.events && self.bytes <= bounds.bytes && !too_old {
                 break;
             }
             self.trimmed_upto = oldest.seq;
             self.bytes -= oldest.frame.len();
             self.entries.pop_front();
+            self.added.pop_front();
         }
         // A burst can leave a large ring behind; give the memory back once it is mostly empty.
         if self.entries.capacity() > 64 && self.entries.len() < self.entries.capacity() / 4 {
             self.entries.shrink_to(self.entries.len() * 2);
+            self.added.shrink_to(self.entries.len() * 2);
         }
     }
 
