@@ -186,18 +186,35 @@ impl State {
     /// arrived live before the replay was read, and the replay has them.
     #[cfg(feature = "redis")]
     pub(crate) fn seam(&mut self, head: u64, mut replay: Vec<(usize, u64, Bytes)>) {
-        self.live_floor = self.live_floor.max(head);
+        self.live_floor = head;
         replay.sort_unstable_by_key(|r| r.1);
-        for lane in &mut self.lanes {
-            let before = lane.frames.len();
-            lane.frames.retain(|f| f.0 > head);
-            self.live -= before - lane.frames.len();
-        }
+        self.keep_live(|seq, _| seq > head);
         for (lane, seq, frame) in replay.into_iter().rev() {
             let lane = &mut self.lanes[lane];
             lane.frames.push_front((seq, frame));
             lane.replay += 1;
         }
+    }
+
+    /// Keeps only the queued live frames for which `keep` is true.
+    #[cfg(feature = "redis")]
+    pub(crate) fn keep_live(&mut self, keep: impl Fn(u64, &Bytes) -> bool) {
+        for lane in &mut self.lanes {
+            let before = lane.frames.len();
+            lane.frames.retain(|f| keep(f.0, &f.1));
+            self.live -= before - lane.frames.len();
+        }
+    }
+
+    /// A reset at `position` of `epoch` comes first, then the live frames still queued
+    /// (the caller kept only those after it), then live frames after it.
+    #[cfg(feature = "redis")]
+    pub(crate) fn reset_before_live(&mut self, epoch: u64, position: u64, reason: &'static str) {
+        self.reset = Some((position, reason));
+        self.reset_epoch = epoch;
+        self.epoch = epoch;
+        self.skip_upto = position;
+        self.live_floor = position;
     }
 
     /// `reset_at` a position of `epoch`.

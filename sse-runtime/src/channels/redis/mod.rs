@@ -165,6 +165,15 @@ fn epoch_text(epoch: u64) -> String {
     id.strip_suffix("-0").unwrap_or(&id).to_owned()
 }
 
+/// The epoch in a frame's `id:` line (frames from Redis always have one).
+fn frame_epoch(frame: &[u8]) -> Option<&[u8]> {
+    let id = frame
+        .split(|&b| b == b'\n')
+        .find_map(|line| line.strip_prefix(b"id: "))?;
+    let dash = id.iter().rposition(|&b| b == b'-')?;
+    Some(&id[..dash])
+}
+
 fn parse_epoch(text: &str) -> Option<u64> {
     format!("{text}-0")
         .parse::<EventId>()
@@ -512,17 +521,27 @@ impl RedisSubscription {
         let shared = &self.hub.shared;
         shared.relay.observe(start.epoch, start.head);
         let mut q = self.queue.lock();
-        // A reset the relay queued meanwhile for this very epoch tells nothing the start
-        // does not (one for a newer epoch stays).
-        if q.reset.is_some() && q.reset_epoch == start.epoch {
+        if q.reset.is_some() {
+            if q.reset_epoch != start.epoch {
+                // The relay saw another epoch meanwhile: its reset, and what it queued
+                // after it, stand.
+                drop(q);
+                self.queue.wake();
+                return;
+            }
+            // For this very epoch it tells nothing the start does not.
             q.reset = None;
             q.skip_upto = 0;
         }
         q.epoch = start.epoch;
+        // What the relay queued meanwhile: only events after the start, of its epoch.
+        let epoch = epoch_text(start.epoch);
+        let head = start.head;
+        q.keep_live(|seq, frame| seq > head && frame_epoch(frame) == Some(epoch.as_bytes()));
         let trimmed = start.topics.iter().any(Option::is_none);
         match start.mode {
-            Mode::Unknown => q.reset_in(start.epoch, start.head, "unknown-id"),
-            Mode::After(_) if trimmed => q.reset_in(start.epoch, start.head, "trimmed"),
+            Mode::Unknown => q.reset_before_live(start.epoch, head, "unknown-id"),
+            Mode::After(_) if trimmed => q.reset_before_live(start.epoch, head, "trimmed"),
             Mode::After(_) | Mode::Live => {
                 let mut replay: Vec<(usize, u64, Bytes)> = start
                     .topics
