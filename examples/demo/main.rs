@@ -78,10 +78,15 @@ async fn clock() {
     }
 }
 
-/// A resumable counter: five numbered events, then the stream ends. The browser
-/// reconnects after `retry` and sends `Last-Event-ID`; the counter resumes after it.
+/// A resumable counter from 0 to 9: five numbered events per connection, then the stream
+/// ends; the browser reconnects after `retry` with `Last-Event-ID` and the count resumes.
+/// Once the client has id 9 the job is done: `204 No Content` stops its `EventSource` for
+/// good.
 #[sse("/counter", retry = "1s")]
 async fn counter(last: LastEventId) {
+    if last.as_deref() == Some(LAST_COUNT.to_string().as_str()) {
+        reject!(HttpResponse::NoContent());
+    }
     let start = last
         .as_deref()
         .and_then(|id| id.parse::<u64>().ok())
@@ -90,11 +95,14 @@ async fn counter(last: LastEventId) {
         format!("resumed after id {id}")
     });
     send!(resumed, event = "session");
-    for n in start..start + 5 {
+    for n in start..(start + 5).min(LAST_COUNT + 1) {
         send!(n.to_string(), id = n);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// The counter's last id.
+const LAST_COUNT: u64 = 9;
 
 // Ktor: sse { .. } without a path: a plain handler, mounted with `web::get().to(..)`.
 #[sse(heartbeat = "1s")]

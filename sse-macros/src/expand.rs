@@ -271,8 +271,46 @@ fn handler_fn(
     inner.set_span(ret_span);
     let body = match style {
         Style::Push => {
+            // Input:  async fn events() -> actix_web::Result<()> { .. }
+            // Output: respond_fn(&__sse_req, events(), |__out| {
+            //             use ::actix_sse::__private::{ReturnsError as _, ReturnsOther as _};
+            //             (&__out).__sse_outcome_kind().outcome(__out)
+            //         }, ..).await
+            // The kind is chosen where the return type is concrete: an error that converts
+            // into `actix_web::Error` may become the response, anything else is logged.
             let respond = here(quote!(#krate::__private::respond_fn));
-            quote_spanned!(ret_span=> #respond(#inner(#(#forward),*), #configure))
+            // The value is named with the return type's own span (not a hygienic one), so
+            // that a wrong return type is reported there, on the user's code; the function
+            // of the same name hides a user item that would make the parameter a pattern.
+            let out = Ident::new("__sse_out", ret_span);
+            let kinds = here(quote!(#krate::__private::{ReturnsError as _, ReturnsOther as _}));
+            let finish = quote_spanned! {ret_span=>
+                {
+                    #[allow(dead_code, non_snake_case)]
+                    fn #out() {}
+                    move |#out| {
+                        #[allow(unused_imports)]
+                        use #kinds;
+                        (&#out).__sse_outcome_kind().outcome(#out)
+                    }
+                }
+            };
+            // Input:  async fn events(a: web::Path<u32>, session: SseSession) { .. }
+            // Output: respond_fn(session_of({ use ..; [(&a).__sse_session(), (&session)
+            //             .__sse_session()] }), events(a, session), ..)
+            // The request's `SseSession`, if the handler takes one, is attached before the
+            // head (while the handler has sent nothing, it may still be closed, or the
+            // client leave): found by type, at each parameter's concrete type.
+            let session_kinds = here(quote!(#krate::__private::{IsSession as _, NotSession as _}));
+            let session_of = here(quote!(#krate::__private::session_of));
+            let sessions = quote_spanned! {ret_span=>
+                #session_of({
+                    #[allow(unused_imports)]
+                    use #session_kinds;
+                    [#((&#forward).__sse_session()),*]
+                })
+            };
+            quote_spanned!(ret_span=> #respond(#sessions, #inner(#(#forward),*), #finish, #configure).await)
         }
         Style::Stream => {
             let stream = quote_spanned!(ret_span=> #inner(#(#forward),*).await);
