@@ -79,8 +79,8 @@ async fn main() -> std::io::Result<()> {
             .route("/say", web::post().to(say))
             .service(chat)
     })
+    // Vanished clients noticed at once; SIGINT/SIGTERM end every stream cleanly, then stop.
     .sse_defaults()
-    .shutdown_timeout(1)
     .bind(("127.0.0.1", 8081))?;
     println!("chat: open http://127.0.0.1:8081/ in two tabs");
     server.run().await

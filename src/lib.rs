@@ -29,7 +29,7 @@ pub use futures_core::Stream;
 pub mod prelude {
     pub use crate::{
         close, reject, send, sse, ChannelEvent, Channels, Event, Json, LastEventId, SendError,
-        Sender, SseServerExt, SseSession,
+        Sender, Shutdown, SseServerExt, SseSession,
     };
 }
 

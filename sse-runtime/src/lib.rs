@@ -27,7 +27,7 @@ pub use channels::{
     Subscription,
 };
 pub use event::{Event, Field, IntoEvent, InvalidEvent};
-pub use lifecycle::{ServerSetup, SseServerExt, DEFAULT_SEND_TIMEOUT};
+pub use lifecycle::{Notified, ServerSetup, Shutdown, SseServerExt, DEFAULT_SEND_TIMEOUT};
 pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};
 pub use session::{LastEventId, SseSession};
 pub use stream::{

@@ -20,7 +20,11 @@ use super::{
     source::{FnSource, HandlerResult, Plain, Source, StreamItem, StreamSource, WithSerializer},
     Sender, MAX_HEARTBEAT, MIN_HEARTBEAT,
 };
-use crate::{encode, Event, InvalidEvent, Serializer, SseSession};
+use crate::{
+    encode,
+    lifecycle::{Shutdown, Watch},
+    Event, InvalidEvent, Serializer, SseSession,
+};
 
 /// The error that ends a body abnormally (the connection is closed without the final
 /// chunk): the handler panicked.
@@ -106,6 +110,9 @@ struct Core {
     started: bool,
     state: State,
     panic: Option<String>,
+    /// The server's graceful stop, if the stream was created on a worker of a server set
+    /// up with `SseServerExt`.
+    shutdown: Option<Watch>,
 }
 
 impl Drop for Core {
@@ -184,6 +191,7 @@ impl<S: Source> Sse<S> {
                 started: false,
                 state: State::Running,
                 panic: None,
+                shutdown: Shutdown::current().map(Watch::new),
             },
         }
     }
@@ -288,6 +296,7 @@ impl<S: Source> Sse<S> {
             State::Running | State::SourceDone => {}
         }
         core.begin();
+        core.poll_shutdown(cx);
         core.poll_source(this.source, cx);
 
         if let Some(chunk) = core.take_chunk() {
@@ -322,6 +331,7 @@ impl<S: Source> Sse<S> {
         let this = self.project();
         let core = this.core;
         core.begin();
+        core.poll_shutdown(cx);
         core.poll_source(this.source, cx);
         let shared = &core.shared;
         if core.state != State::Running
@@ -394,6 +404,25 @@ impl Core {
             buf.extend_from_slice(b"\n");
             self.shared.prefix.set(buf.len());
         }
+    }
+
+    /// The server is stopping: the last event, if set, goes after what was sent, and the
+    /// stream closes (the handler is not polled again, and is dropped with the body).
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) {
+        let Some(watch) = &mut self.shutdown else {
+            return;
+        };
+        if watch.poll(cx).is_pending() {
+            return;
+        }
+        let last = watch.shutdown().last_event();
+        self.shutdown = None;
+        if !self.closed() && self.state == State::Running {
+            if let Some(frame) = last {
+                self.shared.buf.borrow_mut().extend_from_slice(&frame);
+            }
+        }
+        self.shared.closed.set(true);
     }
 
     /// Polls the source, unless it is done or the stream closed; catches its panic.
