@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{spanned::Spanned, Attribute, FnArg, ItemFn};
 
 use crate::{
-    args::{self, Args, Heartbeat, Serialize},
+    args::{self, Args, Heartbeat, Method, Serialize},
     fallback,
     rewrite::{set_span, Mode, Rewrite},
     validate::{self, Style},
@@ -403,7 +403,7 @@ fn config(args: &Args, krate: &TokenStream, span: Span) -> (TokenStream, TokenSt
 //             async fn events() -> impl Responder { .. }
 //             let __resource = Resource::new("/events")
 //                 .name("ev")
-//                 .guard(guard::Get())
+//                 .guard(guard::Get())              // or `method = "post"`: guard::Post()
 //                 .guard(guard::fn_guard(is_local))
 //                 .wrap(Logger::default())
 //                 .to(events);
@@ -448,6 +448,13 @@ fn service(
         Some((_, lit)) => lit.clone(),
         None => syn::LitStr::new(&name.to_string(), name.span()),
     };
+    let method = Ident::new(
+        args.method
+            .as_ref()
+            .map_or(Method::Get, |(_, m)| *m)
+            .guard(),
+        Span::call_site(),
+    );
     let guards = args
         .guards
         .iter()
@@ -474,7 +481,7 @@ fn service(
                     // In a block: an item here would hide the parameter of the same name.
                     let #resource = #aw::Resource::new(#path)
                         .name(#resource_name)
-                        .guard(#aw::guard::Get())
+                        .guard(#aw::guard::#method())
                         #(#guards)*
                         #(#wraps)*
                         .to({

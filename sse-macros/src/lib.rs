@@ -44,7 +44,7 @@ mod validate;
 ///
 /// **With a path**, the function becomes a unit struct of the same name and visibility that
 /// implements actix-web's `HttpServiceFactory` (like actix-web's `#[get]`): it answers `GET`
-/// on that path. **Without a path**, it stays an `async fn` returning `impl Responder`, to be
+/// on that path (or the `method` given). **Without a path**, it stays an `async fn` returning `impl Responder`, to be
 /// routed by hand; `name`, `guard` and `wrap` then belong where it is registered.
 ///
 /// **Push style** (returns nothing or `Result<(), E>`): inside the body,
@@ -142,6 +142,10 @@ mod validate;
 ///   `fn(&T) -> Result<String, E>`; a serializer error is logged and the event skipped.
 /// - `retry = "3s"`: sends `retry: 3000` first, so clients reconnect after that delay (in
 ///   milliseconds, at most `u64::MAX`).
+/// - `method = "post"`: the HTTP method the service answers, `get` (the default), `post`,
+///   `put`, `patch` or `delete` (any case). Fetch-based clients and LLM-style APIs stream the
+///   answer to a `POST` whose body a `web::Json<T>` parameter reads. Browsers'
+///   `EventSource` only sends `GET`. Needs a path.
 /// - `name = "events"`: the resource name for `HttpRequest::url_for` (default: the function's
 ///   name). Needs a path.
 /// - `guard = "fn_path"`: an extra guard, a function `fn(&GuardContext<'_>) -> bool` named in

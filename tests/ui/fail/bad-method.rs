@@ -1,6 +1,6 @@
 use actix_sse::prelude::*;
 
-#[sse("/events", method = "POST")]
+#[sse("/events", method = "connect")]
 async fn events() {
     send!("hello");
 }
