@@ -86,8 +86,8 @@ macro_rules! close {
 /// use actix_web::HttpResponse;
 ///
 /// #[sse("/counter")]
-/// async fn counter(last: LastEventId) {
-///     if last.as_deref() == Some("9") {
+/// async fn counter(last: LastEventId<u64>) {
+///     if last.get() == Some(&9) {
 ///         reject!(HttpResponse::NoContent()); // the client has every event: stop it
 ///     }
 ///     // ..

@@ -83,15 +83,13 @@ async fn clock() {
 /// Once the client has id 9 the job is done: `204 No Content` stops its `EventSource` for
 /// good.
 #[sse("/counter", retry = "1s")]
-async fn counter(last: LastEventId) {
-    if last.as_deref() == Some(LAST_COUNT.to_string().as_str()) {
+async fn counter(last: LastEventId<u64>) {
+    // The client has every event: stop its EventSource (a garbage id reads as absent).
+    if last.get() == Some(&LAST_COUNT) {
         reject!(HttpResponse::NoContent());
     }
-    let start = last
-        .as_deref()
-        .and_then(|id| id.parse::<u64>().ok())
-        .map_or(0, |n| n + 1);
-    let resumed = last.as_deref().map_or("fresh start".to_owned(), |id| {
+    let start = last.map_or(0, |n| n + 1);
+    let resumed = last.map_or("fresh start".to_owned(), |id| {
         format!("resumed after id {id}")
     });
     send!(resumed, event = "session");

@@ -29,7 +29,7 @@ pub use channels::{
 pub use event::{Event, Field, IntoEvent, InvalidEvent};
 pub use lifecycle::{Notified, ServerSetup, Shutdown, SseServerExt, DEFAULT_SEND_TIMEOUT};
 pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};
-pub use session::{LastEventId, SseSession};
+pub use session::{InvalidLastEventId, LastEventId, SseSession};
 pub use stream::{
     FnSource, HandlerResult, ItemEncoder, Plain, SendError, Sender, Sse, SseError, Start, Started,
     StreamItem, StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT, MAX_HEARTBEAT,
