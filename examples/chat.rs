@@ -89,8 +89,8 @@ async fn main() -> std::io::Result<()> {
     };
     let hub = web::Data::new(hub);
     let server = HttpServer::new(move || App::new().app_data(hub.clone()).configure(configure))
+        // Vanished clients noticed at once; SIGINT/SIGTERM end every stream cleanly, then stop.
         .sse_defaults()
-        .shutdown_timeout(1)
         .bind(("127.0.0.1", port))?;
     for addr in server.addrs() {
         println!("chat: open http://{addr}/ in two tabs (Ctrl-C to stop)");

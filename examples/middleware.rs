@@ -32,8 +32,8 @@ async fn main() -> std::io::Result<()> {
             .wrap(Logger::default())
             .service(ticks)
     })
+    // Vanished clients noticed at once; SIGINT/SIGTERM end every stream cleanly, then stop.
     .sse_defaults()
-    .shutdown_timeout(1)
     .bind(("127.0.0.1", 8083))?;
     println!("middleware: curl -N --compressed http://127.0.0.1:8083/ticks");
     server.run().await

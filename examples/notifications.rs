@@ -101,8 +101,8 @@ async fn main() -> std::io::Result<()> {
     });
     let hub = web::Data::new(hub);
     let server = HttpServer::new(move || App::new().app_data(hub.clone()).configure(configure))
+        // Vanished clients noticed at once; SIGINT/SIGTERM end every stream cleanly, then stop.
         .sse_defaults()
-        .shutdown_timeout(1)
         .bind(("127.0.0.1", port))?;
     for addr in server.addrs() {
         println!("notifications: curl -N http://{addr}/notifications/ada (Ctrl-C to stop)");

@@ -65,8 +65,8 @@ pub use futures_core::Stream;
 /// Everything a handler needs: `use actix_sse::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        close, send, sse, ChannelEvent, Channels, Event, Json, LastEventId, SendError, Sender,
-        SseServerExt, SseSession, Stream,
+        close, reject, send, sse, ChannelEvent, Channels, Event, Json, LastEventId, SendError,
+        Sender, Shutdown, SseServerExt, SseSession, Stream,
     };
 }
 
@@ -102,6 +102,47 @@ macro_rules! close {
     };
 }
 
+/// Answers the request with a response or an error instead of the event stream of an
+/// [`#[sse]`](macro@sse) handler, and returns from the handler, like `return`.
+///
+/// `reject!(response)` takes any `Responder` (`HttpResponse::NoContent()`,
+/// `HttpResponse::NotFound().body("no such topic")`, …) or any error that converts into
+/// `actix_web::Error` (`ErrorUnauthorized("bad token")`, a `ResponseError` of yours). It
+/// returns `()`, or `Ok(())` from a handler returning `Result<(), E>`, so it works in any
+/// push-style handler, whatever its error type.
+///
+/// It answers only while no event has been sent: the response head waits for the first
+/// event (or the handler's return, or the first heartbeat; see [`macro@sse`], "When the
+/// response goes out"). After that, the `200` head is on its way: `reject!` then ends the
+/// stream like [`close!`] and logs a warning (target `actix_sse`).
+///
+/// `204 No Content` is how a server tells an `EventSource` to stop reconnecting:
+///
+/// ```
+/// use actix_sse::prelude::*;
+/// use actix_web::HttpResponse;
+///
+/// #[sse("/counter")]
+/// async fn counter(last: LastEventId<u64>) {
+///     if last.get() == Some(&9) {
+///         reject!(HttpResponse::NoContent()); // the client has every event: stop it
+///     }
+///     // ..
+/// }
+/// # let _ = actix_web::App::new().service(counter);
+/// ```
+///
+/// The `#[sse]` attribute rewrites every `reject!` in the handler's body; used anywhere
+/// else, it is a compile error. Elsewhere, use [`Sender::reject`].
+#[macro_export]
+macro_rules! reject {
+    ($($tt:tt)*) => {
+        ::core::compile_error! {
+            "`reject!` can only be used directly in the body of an `#[sse]` function"
+        }
+    };
+}
+
 /// What generated code names. Not a public API.
 #[doc(hidden)]
 pub mod __private {
@@ -111,7 +152,7 @@ pub mod __private {
     /// `send!` and `close!` alone, glob-imported next to each handler so that the `use send
     /// as _;` the rewrite puts in the body resolves even when the user imported only `sse`.
     pub mod macros {
-        pub use crate::{close, send};
+        pub use crate::{close, reject, send};
     }
 
     /// The value `close!()` returns from the handler: `()` or `Ok(())`, inferred from the
@@ -180,15 +221,190 @@ pub mod __private {
     /// A push-style handler: `-> ()` or `-> Result<(), E>`. `fut` is the call of the
     /// function holding the body, which has the user's own name and parameters (so that
     /// attributes like `#[tracing::instrument]` see those): it gets the sender from
-    /// [`take_sender`] when first polled, under [`WithSender`].
-    pub fn respond_fn<Fut, C>(fut: Fut, configure: C) -> impl actix_web::Responder
+    /// [`take_sender`] when first polled, under [`WithSender`]. `finish` turns what it
+    /// returns into an [`Outcome`] (see [`ReturnsError`]); `session` is the handler's
+    /// `SseSession` parameter, if any. Resolves once the stream starts (`Sse::start`).
+    pub fn respond_fn<Fut, F, C>(
+        session: Option<SseSession>,
+        fut: Fut,
+        finish: F,
+        configure: C,
+    ) -> impl core::future::Future<Output = impl actix_web::Responder>
     where
         Fut: core::future::Future + 'static,
-        Fut::Output: HandlerResult,
-        C: FnOnce(Sse<FnSource<WithSender<Fut>>>) -> Sse<FnSource<WithSender<Fut>>>,
+        F: FnOnce(Fut::Output) -> Outcome + 'static,
+        C: FnOnce(
+            Sse<FnSource<WithSender<Finish<Fut, F>>>>,
+        ) -> Sse<FnSource<WithSender<Finish<Fut, F>>>>,
     {
-        configure(Sse::from_fn(move |tx| WithSender { tx: Some(tx), fut }))
+        let fut = Finish {
+            fut,
+            finish: Some(finish),
+        };
+        let sse = configure(Sse::from_fn(move |tx| WithSender { tx: Some(tx), fut }));
+        match session {
+            Some(session) => sse.with_session(session),
+            None => sse,
+        }
+        .start()
     }
+
+    /// The first `SseSession` among the handler's parameters (see [`IsSession`]).
+    pub fn session_of<const N: usize>(sessions: [Option<SseSession>; N]) -> Option<SseSession> {
+        sessions.into_iter().flatten().next()
+    }
+
+    /// A parameter that is an `SseSession`: `(&param).__sse_session()` is a clone of it.
+    pub trait IsSession {
+        /// The session.
+        fn __sse_session(&self) -> Option<SseSession>;
+    }
+
+    impl IsSession for SseSession {
+        fn __sse_session(&self) -> Option<SseSession> {
+            Some(self.clone())
+        }
+    }
+
+    /// Any other parameter: `None`.
+    pub trait NotSession {
+        /// No session.
+        fn __sse_session(&self) -> Option<SseSession> {
+            None
+        }
+    }
+
+    impl<T> NotSession for &T {}
+
+    pin_project_lite::pin_project! {
+        /// The handler's future, its output turned into an [`Outcome`].
+        pub struct Finish<Fut, F> {
+            #[pin]
+            fut: Fut,
+            finish: Option<F>,
+        }
+    }
+
+    impl<Fut: core::future::Future, F: FnOnce(Fut::Output) -> Outcome> core::future::Future
+        for Finish<Fut, F>
+    {
+        type Output = Outcome;
+
+        fn poll(
+            self: core::pin::Pin<&mut Self>,
+            cx: &mut core::task::Context<'_>,
+        ) -> core::task::Poll<Outcome> {
+            let this = self.project();
+            let out = core::task::ready!(this.fut.poll(cx));
+            let finish = this.finish.take().expect("polled after completion");
+            core::task::Poll::Ready(finish(out))
+        }
+    }
+
+    // What a push handler returned, as an `Outcome`, chosen at the handler's concrete
+    // return type by autoref (`(&out).__sse_outcome_kind().outcome(out)`): an error that
+    // converts into `actix_web::Error` may become the response; anything else goes through
+    // `HandlerResult` (and a wrong return type fails its bound, with its message).
+
+    /// `Result<(), E>` with `E: Into<actix_web::Error>`: [`Answers`].
+    pub trait ReturnsError {
+        /// The kind.
+        fn __sse_outcome_kind(&self) -> Answers {
+            Answers
+        }
+    }
+
+    impl<E: Into<actix_web::Error>> ReturnsError for Result<(), E> {}
+
+    /// Anything else: [`Logs`].
+    pub trait ReturnsOther {
+        /// The kind.
+        fn __sse_outcome_kind(&self) -> Logs {
+            Logs
+        }
+    }
+
+    impl<T> ReturnsOther for &T {}
+
+    /// An error with a response: the answer, before the first event.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Answers;
+
+    impl Answers {
+        /// The outcome.
+        pub fn outcome<E: Into<actix_web::Error>>(self, out: Result<(), E>) -> Outcome {
+            match out {
+                Ok(()) => Outcome::Done,
+                Err(e) => Outcome::Answer(e.into()),
+            }
+        }
+    }
+
+    /// `()`, or an error that is only logged.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Logs;
+
+    impl Logs {
+        /// The outcome.
+        pub fn outcome<T: HandlerResult>(self, out: T) -> Outcome {
+            out.into_outcome()
+        }
+    }
+
+    // `reject!(x)`, chosen the same way: an error (`ErrorUnauthorized(..)`, a
+    // `ResponseError`) or a `Responder` (`HttpResponse::NoContent()`).
+
+    /// `x: Into<actix_web::Error>`: [`RejectError`].
+    pub trait RejectsError {
+        /// The kind.
+        fn __sse_reject_kind(&self) -> RejectError {
+            RejectError
+        }
+    }
+
+    impl<E: Into<actix_web::Error>> RejectsError for E {}
+
+    /// Anything else: [`RejectResponse`].
+    pub trait RejectsOther {
+        /// The kind.
+        fn __sse_reject_kind(&self) -> RejectResponse {
+            RejectResponse
+        }
+    }
+
+    impl<T> RejectsOther for &T {}
+
+    /// `reject!(error)`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct RejectError;
+
+    impl RejectError {
+        /// Rejects.
+        pub fn reject<E: Into<actix_web::Error>>(self, tx: &Sender, error: E) {
+            tx.reject_error(error);
+        }
+    }
+
+    /// `reject!(response)`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct RejectResponse;
+
+    impl RejectResponse {
+        /// Rejects.
+        pub fn reject<R: Rejection>(self, tx: &Sender, response: R) {
+            tx.reject(response);
+        }
+    }
+
+    /// `Responder + 'static` under another name, for `reject!`'s error message.
+    #[diagnostic::on_unimplemented(
+        message = "`reject!` cannot answer with a `{Self}`",
+        label = "not a response or an error",
+        note = "`reject!` takes an `HttpResponse` or its builder (`HttpResponse::NoContent()`), any other `Responder`, or an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`)"
+    )]
+    pub trait Rejection: actix_web::Responder + 'static {}
+
+    impl<R: actix_web::Responder + 'static> Rejection for R {}
 
     std::thread_local! {
         static SENDER: core::cell::Cell<Option<Sender>> = const { core::cell::Cell::new(None) };

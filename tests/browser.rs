@@ -11,9 +11,17 @@ mod common;
 #[allow(dead_code)]
 mod demo;
 
-use std::{path::PathBuf, process::Command};
+use std::{
+    path::PathBuf,
+    process::Command,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+};
 
-use actix_web::App;
+use actix_sse::SseServerExt;
+use actix_web::{dev::Service, App};
 use serde_json::Value;
 
 fn missing_prerequisite() -> Option<String> {
@@ -44,9 +52,22 @@ async fn the_demo_page_shows_every_stream() {
         eprintln!("SKIPPED the_demo_page_shows_every_stream: {why}");
         return;
     }
+    // Requests to /counter, counted on the server: the browser must stop after the 204.
+    let counter_requests = Arc::new(AtomicUsize::new(0));
+    let seen_by_server = counter_requests.clone();
     let (addr, _srv) = serve!(
-        || App::new().configure(demo::configure),
-        |s: actix_web::HttpServer<_, _, _, _>| s.h1_allow_half_closed(false)
+        move || {
+            let seen = seen_by_server.clone();
+            App::new()
+                .wrap_fn(move |req, srv| {
+                    if req.path() == "/counter" {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                    }
+                    srv.call(req)
+                })
+                .configure(demo::configure)
+        },
+        |s: actix_web::HttpServer<_, _, _, _>| s.sse_defaults()
     );
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let shot = root.join("target/browser/demo.png");
@@ -103,19 +124,25 @@ async fn the_demo_page_shows_every_stream() {
     // /clock: a time is shown.
     let clock = seen["clock"].as_str().unwrap();
     assert!(clock.len() == 8 && clock.as_bytes()[2] == b':', "{clock}");
-    // /counter: the reconnect resumed after the last id seen, and the ids go on.
+    // /counter: the reconnect resumed after the last id seen, the ids go on to 9, then the
+    // reconnect with `Last-Event-ID: 9` got 204 and the browser stopped for good: three
+    // requests (0-4, 5-9, the 204), two reconnects, the page shows it finished.
     let log = seen["counterLog"].to_string();
     assert!(
         log.contains("fresh start") && log.contains("resumed after id 4"),
         "{log}"
     );
+    assert!(log.contains("finished"), "{log}");
     let ids: Vec<u64> = seen["counterIds"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_str().unwrap().parse().unwrap())
         .collect();
-    assert_eq!(ids[..10], (0..10).collect::<Vec<_>>()[..], "{ids:?}");
+    assert_eq!(ids, (0..10).collect::<Vec<_>>(), "{ids:?}");
+    assert_eq!(seen["status"]["counter"], "finished", "{seen}");
+    assert_eq!(seen["counterReconnects"], 2, "{seen}");
+    assert_eq!(counter_requests.load(Ordering::SeqCst), 3);
     // /feed (no path in the attribute): greeting + three items.
     let feed = seen["feed"].as_array().unwrap();
     assert!(feed[0].as_str().unwrap().starts_with("hello, "), "{feed:?}");

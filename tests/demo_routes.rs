@@ -94,16 +94,31 @@ async fn the_route_without_a_path_is_mounted_by_hand() {
 }
 
 #[actix_web::test]
-async fn counter_resumes_after_last_event_id() {
+async fn counter_resumes_after_last_event_id_and_stops_at_9() {
     let (addr, _srv) = serve!(|| App::new().configure(demo::configure));
-    let (_, _, evs) = events(
-        &format!("http://{addr}/counter"),
-        &[("last-event-id", b"41")],
-    )
-    .await;
+    let url = format!("http://{addr}/counter");
+    let (_, _, evs) = events(&url, &[("last-event-id", b"3")]).await;
     let got: Vec<(String, String, String)> =
         within(5, "counter", evs.map(|e| (e.event, e.data, e.id)).collect()).await;
-    assert_eq!(got[0].1, "resumed after id 41");
+    assert_eq!(got[0].1, "resumed after id 3");
     let ids: Vec<&str> = got[1..].iter().map(|(_, _, id)| id.as_str()).collect();
-    assert_eq!(ids, ["42", "43", "44", "45", "46"]);
+    assert_eq!(ids, ["4", "5", "6", "7", "8"]);
+
+    // The last stretch stops at 9 …
+    let (_, _, evs) = events(&url, &[("last-event-id", b"7")]).await;
+    let got: Vec<String> = within(5, "counter", evs.map(|e| e.id).collect()).await;
+    assert_eq!(got[1..], ["8", "9"]);
+
+    // … and a client that has 9 is told to stop (WIRE 36).
+    let resp = within(
+        5,
+        "the 204",
+        awc::Client::new()
+            .get(&url)
+            .insert_header(("last-event-id", "9"))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 204);
 }

@@ -78,23 +78,29 @@ async fn clock() {
     }
 }
 
-/// A resumable counter: five numbered events, then the stream ends. The browser
-/// reconnects after `retry` and sends `Last-Event-ID`; the counter resumes after it.
+/// A resumable counter from 0 to 9: five numbered events per connection, then the stream
+/// ends; the browser reconnects after `retry` with `Last-Event-ID` and the count resumes.
+/// Once the client has id 9 the job is done: `204 No Content` stops its `EventSource` for
+/// good.
 #[sse("/counter", retry = "1s")]
-async fn counter(last: LastEventId) {
-    let start = last
-        .as_deref()
-        .and_then(|id| id.parse::<u64>().ok())
-        .map_or(0, |n| n + 1);
-    let resumed = last.as_deref().map_or("fresh start".to_owned(), |id| {
+async fn counter(last: LastEventId<u64>) {
+    // The client has every event: stop its EventSource (a garbage id reads as absent).
+    if last.get() == Some(&LAST_COUNT) {
+        reject!(HttpResponse::NoContent());
+    }
+    let start = last.map_or(0, |n| n + 1);
+    let resumed = last.map_or("fresh start".to_owned(), |id| {
         format!("resumed after id {id}")
     });
     send!(resumed, event = "session");
-    for n in start..start + 5 {
+    for n in start..(start + 5).min(LAST_COUNT + 1) {
         send!(n.to_string(), id = n);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// The counter's last id.
+const LAST_COUNT: u64 = 9;
 
 // Ktor: sse { .. } without a path: a plain handler, mounted with `web::get().to(..)`.
 #[sse(heartbeat = "1s")]
@@ -136,10 +142,10 @@ async fn main() -> std::io::Result<()> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(8080);
     let server = HttpServer::new(|| App::new().configure(configure))
-        // Notice a vanished client at once instead of at the next heartbeat write.
+        // Notice a vanished client at once instead of at the next heartbeat write, and on
+        // Ctrl-C (SIGINT) or SIGTERM end every stream cleanly, then stop (in about 0.3 s):
+        // browsers reconnect to the next instance and resume with `Last-Event-ID`.
         .sse_defaults()
-        // Streams are endless: don't let them hold Ctrl-C for the default 30 s.
-        .shutdown_timeout(1)
         .bind(("127.0.0.1", port))?;
     for addr in server.addrs() {
         println!("actix-sse demo: open http://{addr}/ (Ctrl-C to stop)");

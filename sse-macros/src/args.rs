@@ -20,6 +20,7 @@ pub(crate) const HEARTBEAT: &str = "heartbeat";
 pub(crate) const HEARTBEAT_EVENT: &str = "heartbeat_event";
 pub(crate) const SERIALIZE: &str = "serialize";
 pub(crate) const RETRY: &str = "retry";
+pub(crate) const METHOD: &str = "method";
 pub(crate) const NAME: &str = "name";
 pub(crate) const GUARD: &str = "guard";
 pub(crate) const WRAP: &str = "wrap";
@@ -29,6 +30,7 @@ pub(crate) const KEYS: &[&str] = &[
     HEARTBEAT_EVENT,
     SERIALIZE,
     RETRY,
+    METHOD,
     NAME,
     GUARD,
     WRAP,
@@ -48,10 +50,6 @@ const RENAMED: &[(&str, &str)] = &[
 
 /// Keys that do not exist because the thing they would set lives elsewhere.
 const NOT_HERE: &[(&str, &str)] = &[
-    (
-        "method",
-        "an SSE endpoint only answers `GET`; `#[sse]` sets the method guard itself",
-    ),
     (
         "event",
         "the event name is set per event: `send!(value, event = \"name\")`",
@@ -84,6 +82,57 @@ pub(crate) enum Serialize {
     Fn(Path),
 }
 
+/// The HTTP method a service answers (`GET` by default): fetch-based clients and
+/// LLM-style APIs stream answers to a `POST`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub(crate) const ALL: &'static [Method] = &[
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+    ];
+
+    /// The lowercase name, as written in the attribute.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Method::Get => "get",
+            Method::Post => "post",
+            Method::Put => "put",
+            Method::Patch => "patch",
+            Method::Delete => "delete",
+        }
+    }
+
+    /// actix-web's guard for it (`guard::Post`).
+    pub(crate) fn guard(self) -> &'static str {
+        match self {
+            Method::Get => "Get",
+            Method::Post => "Post",
+            Method::Put => "Put",
+            Method::Patch => "Patch",
+            Method::Delete => "Delete",
+        }
+    }
+
+    /// Case-insensitive, as HTTP writes methods in upper case.
+    fn parse(text: &str) -> Option<Method> {
+        Method::ALL
+            .iter()
+            .copied()
+            .find(|m| m.name().eq_ignore_ascii_case(text))
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Args {
     pub(crate) path: Option<LitStr>,
@@ -91,6 +140,7 @@ pub(crate) struct Args {
     pub(crate) heartbeat_event: Option<(Ident, Expr)>,
     pub(crate) serialize: Option<Serialize>,
     pub(crate) retry: Option<DurationLit>,
+    pub(crate) method: Option<(Ident, Method)>,
     pub(crate) name: Option<(Ident, LitStr)>,
     pub(crate) guards: Vec<(Ident, Path)>,
     pub(crate) wraps: Vec<(Ident, Expr)>,
@@ -239,6 +289,24 @@ fn parse_value(
                      (or `-> Result<String, E>`), like `serialize = json` or \
                      `serialize = my_format::to_data`",
                 )),
+            }
+        }
+        METHOD => {
+            if let Some(lit) = string_value(input, key, "\"post\"", errors)? {
+                match Method::parse(&lit.value()) {
+                    Some(method) => args.method = Some((key.clone(), method)),
+                    None => errors.push(syn::Error::new(
+                        lit.span(),
+                        format!(
+                            "`method` takes one of {}, like `method = \"post\"`",
+                            Method::ALL
+                                .iter()
+                                .map(|m| format!("`{}`", m.name()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )),
+                }
             }
         }
         NAME => {

@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{spanned::Spanned, Attribute, FnArg, ItemFn};
 
 use crate::{
-    args::{self, Args, Heartbeat, Serialize},
+    args::{self, Args, Heartbeat, Method, Serialize},
     fallback,
     rewrite::{set_span, Mode, Rewrite},
     validate::{self, Style},
@@ -271,8 +271,46 @@ fn handler_fn(
     inner.set_span(ret_span);
     let body = match style {
         Style::Push => {
+            // Input:  async fn events() -> actix_web::Result<()> { .. }
+            // Output: respond_fn(&__sse_req, events(), |__out| {
+            //             use ::actix_sse::__private::{ReturnsError as _, ReturnsOther as _};
+            //             (&__out).__sse_outcome_kind().outcome(__out)
+            //         }, ..).await
+            // The kind is chosen where the return type is concrete: an error that converts
+            // into `actix_web::Error` may become the response, anything else is logged.
             let respond = here(quote!(#krate::__private::respond_fn));
-            quote_spanned!(ret_span=> #respond(#inner(#(#forward),*), #configure))
+            // The value is named with the return type's own span (not a hygienic one), so
+            // that a wrong return type is reported there, on the user's code; the function
+            // of the same name hides a user item that would make the parameter a pattern.
+            let out = Ident::new("__sse_out", ret_span);
+            let kinds = here(quote!(#krate::__private::{ReturnsError as _, ReturnsOther as _}));
+            let finish = quote_spanned! {ret_span=>
+                {
+                    #[allow(dead_code, non_snake_case)]
+                    fn #out() {}
+                    move |#out| {
+                        #[allow(unused_imports)]
+                        use #kinds;
+                        (&#out).__sse_outcome_kind().outcome(#out)
+                    }
+                }
+            };
+            // Input:  async fn events(a: web::Path<u32>, session: SseSession) { .. }
+            // Output: respond_fn(session_of({ use ..; [(&a).__sse_session(), (&session)
+            //             .__sse_session()] }), events(a, session), ..)
+            // The request's `SseSession`, if the handler takes one, is attached before the
+            // head (while the handler has sent nothing, it may still be closed, or the
+            // client leave): found by type, at each parameter's concrete type.
+            let session_kinds = here(quote!(#krate::__private::{IsSession as _, NotSession as _}));
+            let session_of = here(quote!(#krate::__private::session_of));
+            let sessions = quote_spanned! {ret_span=>
+                #session_of({
+                    #[allow(unused_imports)]
+                    use #session_kinds;
+                    [#((&#forward).__sse_session()),*]
+                })
+            };
+            quote_spanned!(ret_span=> #respond(#sessions, #inner(#(#forward),*), #finish, #configure).await)
         }
         Style::Stream => {
             let stream = quote_spanned!(ret_span=> #inner(#(#forward),*).await);
@@ -365,7 +403,7 @@ fn config(args: &Args, krate: &TokenStream, span: Span) -> (TokenStream, TokenSt
 //             async fn events() -> impl Responder { .. }
 //             let __resource = Resource::new("/events")
 //                 .name("ev")
-//                 .guard(guard::Get())
+//                 .guard(guard::Get())              // or `method = "post"`: guard::Post()
 //                 .guard(guard::fn_guard(is_local))
 //                 .wrap(Logger::default())
 //                 .to(events);
@@ -410,6 +448,13 @@ fn service(
         Some((_, lit)) => lit.clone(),
         None => syn::LitStr::new(&name.to_string(), name.span()),
     };
+    let method = Ident::new(
+        args.method
+            .as_ref()
+            .map_or(Method::Get, |(_, m)| *m)
+            .guard(),
+        Span::call_site(),
+    );
     let guards = args
         .guards
         .iter()
@@ -436,7 +481,7 @@ fn service(
                     // In a block: an item here would hide the parameter of the same name.
                     let #resource = #aw::Resource::new(#path)
                         .name(#resource_name)
-                        .guard(#aw::guard::Get())
+                        .guard(#aw::guard::#method())
                         #(#guards)*
                         #(#wraps)*
                         .to({

@@ -26,7 +26,7 @@ mod validate;
 /// `SseSession`, …), passed through unchanged.
 ///
 /// Use it through the `actix-sse` crate (`use actix_sse::prelude::*;`), which also provides
-/// `send!`, `close!` and the runtime the expansion calls.
+/// `send!`, `close!`, `reject!` and the runtime the expansion calls.
 ///
 /// [`send!`]: https://docs.rs/actix-sse/latest/actix_sse/macro.send.html
 /// [`close!`]: https://docs.rs/actix-sse/latest/actix_sse/macro.close.html
@@ -44,7 +44,7 @@ mod validate;
 ///
 /// **With a path**, the function becomes a unit struct of the same name and visibility that
 /// implements actix-web's `HttpServiceFactory` (like actix-web's `#[get]`): it answers `GET`
-/// on that path. **Without a path**, it stays an `async fn` returning `impl Responder`, to be
+/// on that path (or the `method` given). **Without a path**, it stays an `async fn` returning `impl Responder`, to be
 /// routed by hand; `name`, `guard` and `wrap` then belong where it is registered.
 ///
 /// **Push style** (returns nothing or `Result<(), E>`): inside the body,
@@ -61,11 +61,60 @@ mod validate;
 ///   `Ok(())` from a function returning `Result`): what was sent is delivered, nothing more
 ///   is sent, and code after it is unreachable. `SseSession::close` ends the stream from
 ///   anywhere, without returning.
-/// - An `Err` returned by the function is logged and ends the stream cleanly.
+/// - `reject!(response)` answers the request with `response` instead of the stream (any
+///   `Responder`, like `HttpResponse::NoContent()`, or an error, like
+///   `ErrorUnauthorized("bad token")`) and returns, like `close!()`. An `Err` returned
+///   before the first event whose type converts into `actix_web::Error` (any
+///   `ResponseError`; `-> actix_web::Result<()>`) is answered the same way. Both only work
+///   before the first event: see "When the response goes out" below.
+/// - Any other `Err` returned by the function is logged and ends the stream cleanly.
 ///
 /// `send!` is rewritten only in the function's own body, including inside other macro calls
 /// such as `tokio::select!`; in a closure, an `async` block or a nested function, it is a
 /// compile error (they may run after the stream is gone).
+///
+/// **When the response goes out** (push style): the response head waits, so that the
+/// handler can still answer otherwise. It goes out
+///
+/// - with the **first event** (`200`; everything sent at once goes with it),
+/// - when the handler **returns** (`200` and an empty stream; or the `reject!`ed response,
+///   or the response of an `Err` as above; a panic before any event is answered `500`),
+/// - when the **first heartbeat is due**, one heartbeat period (default 15 s) after the
+///   request, if the handler has sent nothing by then (`200`, the heartbeat first; with
+///   `heartbeat = "off"`, after 15 s and without one),
+/// - or when the stream is closed (`close!()`, `SseSession::close`).
+///
+/// So a check in the handler (a token lookup, a database query) may await up to one
+/// heartbeat period before it answers. After the first event the `200` head is on its way:
+/// `reject!` then only ends the stream (like `close!()`, with a warning in the log, target
+/// `actix_sse`), and an `Err` is logged and ends the stream. A stream meant to open at once
+/// can send a comment first: `send!(Event::comment("open"))`. The `retry` line
+/// is not an event: it goes out with the head.
+///
+/// `204 No Content` tells a browser's `EventSource` to stop reconnecting, so a finished job
+/// ends its clients with one line:
+///
+/// ```
+/// use actix_sse::prelude::*;
+/// use actix_web::{error::ErrorUnauthorized, HttpRequest, HttpResponse};
+///
+/// #[sse("/jobs/{id}")]
+/// async fn job(req: HttpRequest, last: LastEventId) -> actix_web::Result<()> {
+///     if req.headers().get("authorization").is_none() {
+///         return Err(ErrorUnauthorized("log in first")); // 401, before any event
+///     }
+///     if last.as_deref() == Some("done") {
+///         reject!(HttpResponse::NoContent()); // the client has it all: stop reconnecting
+///     }
+///     send!("working", id = "1")?;
+///     send!("finished", id = "done")?;
+///     Ok(())
+/// }
+/// # let _ = actix_web::App::new().service(job);
+/// ```
+///
+/// Extractors that fail (a missing `web::Path` segment, an auth extractor) answer with
+/// their own error, as in any actix-web handler: the function does not run.
 ///
 /// **Stream style** (the return type names a `Stream`: `impl Stream<Item = T>`, `BoxStream`,
 /// `Pin<Box<dyn Stream<..>>>`, …): the function's result is the stream. Items are events or
@@ -93,6 +142,10 @@ mod validate;
 ///   `fn(&T) -> Result<String, E>`; a serializer error is logged and the event skipped.
 /// - `retry = "3s"`: sends `retry: 3000` first, so clients reconnect after that delay (in
 ///   milliseconds, at most `u64::MAX`).
+/// - `method = "post"`: the HTTP method the service answers, `get` (the default), `post`,
+///   `put`, `patch` or `delete` (any case). Fetch-based clients and LLM-style APIs stream the
+///   answer to a `POST` whose body a `web::Json<T>` parameter reads. Browsers'
+///   `EventSource` only sends `GET`. Needs a path.
 /// - `name = "events"`: the resource name for `HttpRequest::url_for` (default: the function's
 ///   name). Needs a path.
 /// - `guard = "fn_path"`: an extra guard, a function `fn(&GuardContext<'_>) -> bool` named in
@@ -177,7 +230,11 @@ mod validate;
 ///                     log::warn!("event not sent: {e}");
 ///                 }
 ///             }
-///             Sse::from_fn(handler).heartbeat(Duration::from_secs(10))
+///             // The head waits for the first event (or the return, or a heartbeat).
+///             Sse::from_fn(handler)
+///                 .heartbeat(Duration::from_secs(10))
+///                 .start()
+///                 .await
 ///         }
 ///         let resource = Resource::new("/events")
 ///             .name("events")
@@ -195,7 +252,8 @@ mod validate;
 /// user's function; lint attributes (`#[allow]`, `#[expect]`, …) apply to every generated
 /// item. Generated bindings are hygienic and shielded from user items of the same name;
 /// as a consequence, inside the body an item named `__tx`, `__sse`, `__heartbeat_event`,
-/// `__config`, `__resource` or `__argN` cannot be named directly.
+/// `__config`, `__resource`, `__sse_out`, `__sse_answer` or `__argN` cannot be named
+/// directly.
 ///
 /// Without a path, only the inner `async fn events() -> impl Responder` is emitted. A stream
 /// handler calls the function and hands the stream to `Sse::from_stream` (or

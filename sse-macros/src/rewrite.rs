@@ -1,4 +1,4 @@
-//! The body rewrite: `send!` and `close!` become calls on the stream's `Sender`.
+//! The body rewrite: `send!`, `close!` and `reject!` become calls on the stream's `Sender`.
 //!
 //! Only the handler's own body is rewritten. Closures, async blocks and nested items run
 //! on their own schedule (or not at all) and have no sender: `send!` found there is
@@ -124,7 +124,7 @@ impl<'a> Rewrite<'a> {
     fn placeholder(&self, kind: Kind, stmt: bool) -> TokenStream {
         let krate = self.krate;
         match (kind, stmt) {
-            (_, true) | (Kind::Close, false) => quote!(()),
+            (_, true) | (Kind::Close | Kind::Reject, false) => quote!(()),
             (Kind::Send, false) => quote! {
                 ::core::result::Result::<(), #krate::__private::SendError>::Ok(())
             },
@@ -150,6 +150,8 @@ impl<'a> Rewrite<'a> {
                                            (`yield value;` inside `async_stream::stream!`)",
                             Kind::Close => "end the stream instead, or take an `SseSession` \
                                             and call `session.close()`",
+                            Kind::Reject => "return `Result<impl Stream<..>, E>` and answer \
+                                             with `Err(..)` before the stream is built",
                         }
                     ),
                 ))
@@ -184,6 +186,7 @@ impl<'a> Rewrite<'a> {
                         "move `close!()` into the function body, or take an `SseSession` \
                          and call `session.close()`"
                     }
+                    (Kind::Reject, _) => "move `reject!(..)` into the function body",
                 };
                 return Err(syn::Error::new(
                     span,
@@ -217,6 +220,47 @@ impl<'a> Rewrite<'a> {
                 quote_spanned! {span=>
                     {
                         #tx.close();
+                        return #krate::__private::Closed::closed #end
+                    }
+                }
+            }
+            // Input:  reject!(HttpResponse::NoContent())
+            // Output: {
+            //             { use ..::{RejectsError as _, RejectsOther as _};
+            //               let __sse_answer = HttpResponse::NoContent();
+            //               (&__sse_answer).__sse_reject_kind().reject(&__tx, __sse_answer); }
+            //             return ::actix_sse::__private::Closed::closed()
+            //         }
+            // Like `close!()`, plus the answer; the kind (an error, or any `Responder`) is
+            // chosen at the value's concrete type.
+            Kind::Reject => {
+                if mac.tokens.is_empty() {
+                    return Err(syn::Error::new(
+                        span,
+                        "`reject!` needs a response or an error: \
+                         `reject!(HttpResponse::NoContent())` or \
+                         `reject!(ErrorUnauthorized(\"bad token\"))`",
+                    ));
+                }
+                let value: Expr = syn::parse2(mac.tokens.clone())?;
+                let vspan = value.span();
+                // Named with the value's own span (a hygienic name would be reported at
+                // the attribute): a value that cannot answer is reported on it.
+                let answer = Ident::new("__sse_answer", vspan);
+                let kinds = set_span(
+                    quote!(#krate::__private::{RejectsError as _, RejectsOther as _}),
+                    vspan,
+                );
+                let mut end = Group::new(Delimiter::Parenthesis, TokenStream::new());
+                end.set_span(mac.delimiter.span().close());
+                quote_spanned! {span=>
+                    {
+                        {
+                            #[allow(unused_imports)]
+                            use #kinds;
+                            let #answer = #value;
+                            (&#answer).__sse_reject_kind().reject(&#tx, #answer);
+                        }
                         return #krate::__private::Closed::closed #end
                     }
                 }
@@ -493,6 +537,7 @@ fn path_prefix(out: &[TokenTree]) -> usize {
 enum Kind {
     Send,
     Close,
+    Reject,
 }
 
 impl Kind {
@@ -501,6 +546,8 @@ impl Kind {
             Some(Kind::Send)
         } else if ident == "close" {
             Some(Kind::Close)
+        } else if ident == "reject" {
+            Some(Kind::Reject)
         } else {
             None
         }
@@ -514,6 +561,7 @@ impl Kind {
         match self {
             Kind::Send => "send",
             Kind::Close => "close",
+            Kind::Reject => "reject",
         }
     }
 }

@@ -4,7 +4,7 @@
 use syn::{spanned::Spanned, FnArg, ItemFn, ReturnType, Type};
 
 use crate::{
-    args::{Args, Heartbeat, GUARD, HEARTBEAT_EVENT, NAME, WRAP},
+    args::{Args, Heartbeat, GUARD, HEARTBEAT_EVENT, METHOD, NAME, WRAP},
     Errors,
 };
 
@@ -125,6 +125,17 @@ fn check_args(args: &mut Args, errors: &mut Errors) {
                 format!(
                     "`{NAME}` needs a route path, like `#[sse(\"/events\", name = \"events\")]`; \
                      {route_only} the name where it is registered: `web::resource(\"/events\").name(\"events\")`"
+                ),
+            ));
+        }
+        if let Some((key, method)) = args.method.take() {
+            errors.push(syn::Error::new(
+                key.span(),
+                format!(
+                    "`{METHOD}` needs a route path, like `#[sse(\"/events\", method = \"{m}\")]`; \
+                     without a path, `#[sse]` makes a plain handler: set the method where it is \
+                     registered: `web::{m}().to(..)`",
+                    m = method.name()
                 ),
             ));
         }

@@ -29,12 +29,13 @@ pub use channels::{
     Subscription,
 };
 pub use event::{Event, Field, IntoEvent, InvalidEvent};
-pub use lifecycle::{ServerSetup, SseServerExt, DEFAULT_SEND_TIMEOUT};
+pub use lifecycle::{Notified, ServerSetup, Shutdown, SseServerExt, DEFAULT_SEND_TIMEOUT};
 pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};
-pub use session::{LastEventId, SseSession};
-#[doc(hidden)]
-pub use stream::ItemError;
+pub use session::{InvalidLastEventId, LastEventId, SseSession};
 pub use stream::{
-    FnSource, HandlerResult, ItemEncoder, Plain, SendError, Sender, Sse, SseError, StreamItem,
-    StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT, MAX_HEARTBEAT, MIN_HEARTBEAT,
+    FnSource, HandlerResult, ItemEncoder, Plain, SendError, Sender, Sse, SseError, Start, Started,
+    StreamItem, StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT, MAX_HEARTBEAT,
+    MIN_HEARTBEAT,
 };
+#[doc(hidden)]
+pub use stream::{ItemError, Outcome};

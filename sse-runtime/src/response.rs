@@ -7,15 +7,14 @@ use std::{
 
 use actix_web::{
     body::{BodySize, MessageBody},
-    http::{
-        header::{self, HeaderValue},
-        ConnectionType, StatusCode, Version,
-    },
     HttpMessage, HttpRequest, HttpResponse, Responder,
 };
 use bytes::Bytes;
 
-use crate::{stream::Source, Sse, SseError, SseSession};
+use crate::{
+    stream::{stream_response, Source},
+    Sse, SseError, SseSession,
+};
 
 impl<S: Source> MessageBody for Sse<S> {
     type Error = SseError;
@@ -38,6 +37,9 @@ impl<S: Source> MessageBody for Sse<S> {
 /// `Content-Length`: the body is chunked for HTTP/1.1. HTTP/1.0 has no chunked encoding, so
 /// an HTTP/1.0 client gets the events as a plain body that ends when the connection closes.
 /// An [`SseSession`] extracted for this request is attached to the stream.
+///
+/// The head goes out at once: to let the handler still answer otherwise (`204`, `401`, …)
+/// until its first event, return [`Sse::start`]'s result instead.
 impl<S: Source + 'static> Responder for Sse<S> {
     type Body = Self;
 
@@ -45,28 +47,7 @@ impl<S: Source + 'static> Responder for Sse<S> {
         if let Some(session) = req.extensions().get::<SseSession>() {
             self.attach_session(session.clone());
         }
-        let mut res = HttpResponse::with_body(StatusCode::OK, self);
-        if req.version() < Version::HTTP_11 {
-            // HTTP/1.0 forbids `Transfer-Encoding: chunked`: the body is delimited by the
-            // connection's close, so the connection cannot be kept alive.
-            let head = res.head_mut();
-            head.no_chunking(true);
-            head.set_connection_type(ConnectionType::Close);
-        }
-        let headers = res.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        headers.insert(
-            header::HeaderName::from_static("x-accel-buffering"),
-            HeaderValue::from_static("no"),
-        );
-        headers.insert(
-            header::CONTENT_ENCODING,
-            HeaderValue::from_static("identity"),
-        );
-        res
+        let shared = self.shared().clone();
+        stream_response(req, self, &shared)
     }
 }

@@ -2,6 +2,7 @@
 
 use std::{
     future::{ready, Ready},
+    str::FromStr,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
@@ -102,7 +103,9 @@ impl FromRequest for SseSession {
     }
 }
 
-/// The `Last-Event-ID` request header, sent by a reconnecting client.
+/// The `Last-Event-ID` request header, sent by a reconnecting client: as a string
+/// (`LastEventId`, the same as `LastEventId<String>`), or parsed into the type the handler
+/// wants (`LastEventId<u64>`, any `T: FromStr`).
 ///
 /// `None` when there is nothing to resume from. Extracting it never fails, because a
 /// failed request (`400`) would make a browser's `EventSource` give up for good; instead
@@ -111,19 +114,43 @@ impl FromRequest for SseSession {
 /// - absent or empty (an empty id means "no id");
 /// - not valid UTF-8 (the browser only sends back ids it received, which are UTF-8);
 /// - longer than [`LastEventId::MAX_LEN`] (1 KiB);
-/// - sent more than once (which one is meant cannot be known).
+/// - sent more than once (which one is meant cannot be known);
+/// - for `LastEventId<T>`, not a `T` (`"abc"` for a `LastEventId<u64>`), logged at `debug`
+///   level (target `actix_sse`).
+///
+/// To answer a garbage id with `400 Bad Request` instead, take the untyped `LastEventId`
+/// and [`parse`](LastEventId::parse) it with `?` in a handler returning
+/// `actix_web::Result<()>`: before the first event, the error is the response.
 ///
 /// ```
-/// use actix_sse::LastEventId;
+/// use actix_sse::prelude::*;
 ///
-/// fn resume_after(last: &LastEventId) -> Option<u64> {
-///     last.as_deref().and_then(|id| id.parse().ok())
+/// // A garbage id reads as absent: the client starts over.
+/// #[sse("/counter")]
+/// async fn counter(last: LastEventId<u64>) {
+///     let start = last.map_or(0, |n| n + 1);
+///     for n in start..start + 3 {
+///         send!(n.to_string(), id = n);
+///     }
 /// }
-/// assert_eq!(resume_after(&LastEventId(Some("41".into()))), Some(41));
-/// assert_eq!(resume_after(&LastEventId(None)), None);
+///
+/// // A garbage id is answered `400`.
+/// #[sse("/strict")]
+/// async fn strict(last: LastEventId) -> actix_web::Result<()> {
+///     let start = last.parse::<u64>()?.map_or(0, |n| n + 1);
+///     send!(start.to_string(), id = start)?;
+///     Ok(())
+/// }
+/// # let _ = actix_web::App::new().service(counter).service(strict);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LastEventId(pub Option<String>);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastEventId<T = String>(pub Option<T>);
+
+impl<T> Default for LastEventId<T> {
+    fn default() -> Self {
+        LastEventId(None)
+    }
+}
 
 impl LastEventId {
     /// The header's name.
@@ -152,24 +179,85 @@ impl LastEventId {
         self.0.as_deref()
     }
 
+    /// The id parsed as a `T`: `Ok(None)` without an id, `Err` for an id that is not a
+    /// `T`. The error is a `ResponseError` answered `400 Bad Request`, so `?` in a handler
+    /// returning `actix_web::Result<()>` rejects such a request (before its first event).
+    ///
+    /// ```
+    /// use actix_sse::LastEventId;
+    ///
+    /// assert_eq!(LastEventId(Some("41".into())).parse::<u64>().unwrap(), Some(41));
+    /// assert_eq!(LastEventId(None).parse::<u64>().unwrap(), None);
+    /// assert!(LastEventId(Some("x".into())).parse::<u64>().is_err());
+    /// ```
+    pub fn parse<T: FromStr>(&self) -> Result<Option<T>, InvalidLastEventId> {
+        match self.as_deref() {
+            None => Ok(None),
+            Some(id) => id
+                .parse()
+                .map(Some)
+                .map_err(|_| InvalidLastEventId(id.to_owned())),
+        }
+    }
+}
+
+impl<T> LastEventId<T> {
+    /// The id, if any.
+    pub fn get(&self) -> Option<&T> {
+        self.0.as_ref()
+    }
+
     /// The id.
-    pub fn into_inner(self) -> Option<String> {
+    pub fn into_inner(self) -> Option<T> {
         self.0
     }
 }
 
-impl std::ops::Deref for LastEventId {
-    type Target = Option<String>;
-    fn deref(&self) -> &Option<String> {
+impl<T> std::ops::Deref for LastEventId<T> {
+    type Target = Option<T>;
+    fn deref(&self) -> &Option<T> {
         &self.0
     }
 }
 
-impl FromRequest for LastEventId {
+impl<T: FromStr> FromRequest for LastEventId<T> {
     type Error = std::convert::Infallible;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(Self::from_request_headers(req.headers())))
+        let id = LastEventId::from_request_headers(req.headers());
+        ready(Ok(LastEventId(id.0.and_then(|id| match id.parse() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                log::debug!(target: "actix_sse", "Last-Event-ID `{id}` is not a {}: treated as absent", std::any::type_name::<T>());
+                None
+            }
+        }))))
+    }
+}
+
+/// A `Last-Event-ID` that is not the type the handler wants (see [`LastEventId::parse`]);
+/// as a response, `400 Bad Request`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidLastEventId(String);
+
+impl InvalidLastEventId {
+    /// The id as the client sent it.
+    pub fn id(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for InvalidLastEventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid Last-Event-ID `{}`", self.0.escape_debug())
+    }
+}
+
+impl std::error::Error for InvalidLastEventId {}
+
+impl actix_web::ResponseError for InvalidLastEventId {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::BAD_REQUEST
     }
 }

@@ -18,11 +18,13 @@ try {
   const consoleErrors = [];
   page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
   await page.goto(url);
-  // Six /events take ~6 s; everything else is done by then.
+  // Six /events take ~6 s; everything else is done by then. The counter must have stayed
+  // finished for 2.5 s (its retry is 1 s): a reconnect would have happened by then.
   await page.waitForFunction(() => {
     const s = window.demoState;
     return s && s.events.length >= 6 && s.json.length >= 2 && s.heartbeats >= 40
-      && s.sessions.length >= 2 && s.clock !== null && s.feed.length >= 4;
+      && s.sessions.length >= 2 && s.clock !== null && s.feed.length >= 4
+      && s.counterFinishedAt !== null && performance.now() - s.counterFinishedAt > 2500;
   }, null, { timeout: 30000, polling: 100 });
   await page.waitForTimeout(300); // let the 100 ms counters render
   const seen = await page.evaluate(() => ({
@@ -33,6 +35,7 @@ try {
     clock: document.getElementById("clock").textContent,
     counterLog: [...document.querySelectorAll("#counter-log div")].map((e) => e.textContent),
     counterIds: window.demoState.counter.map((c) => c.id),
+    counterReconnects: window.demoState.reconnects,
     feed: [...document.querySelectorAll("#feed li")].map((e) => e.textContent),
     status: window.demoState.status,
   }));

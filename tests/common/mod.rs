@@ -80,3 +80,62 @@ pub async fn events(
     });
     (resp.status(), resp.headers().clone(), Box::pin(parsed))
 }
+
+/// A raw HTTP/1.1 request on a new connection (`extra`: more header lines, each ending in
+/// CRLF); returns the connection, the response head and the body bytes read with it.
+pub async fn raw_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> (tokio::net::TcpStream, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = within(5, "connect", tokio::net::TcpStream::connect(addr))
+        .await
+        .unwrap();
+    let length = if body.is_empty() && method == "GET" {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n{length}{extra}\r\n{body}");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        let n = within(5, "response head", stream.read(&mut chunk))
+            .await
+            .unwrap();
+        assert!(n > 0, "connection closed before the head");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8(buf[..end].to_vec()).unwrap();
+    (stream, head, buf[end..].to_vec())
+}
+
+/// Reads the rest of a chunked body until its final chunk (`true`) or until the server
+/// closes the connection without one (`false`).
+pub async fn read_chunked_to_end(
+    stream: &mut tokio::net::TcpStream,
+    mut body: Vec<u8>,
+    secs: u64,
+) -> (Vec<u8>, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    loop {
+        if body.ends_with(b"0\r\n\r\n") {
+            return (body, true);
+        }
+        let n = within(secs, "end of body", stream.read(&mut buf))
+            .await
+            .unwrap_or(0);
+        if n == 0 {
+            return (body, false);
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+}

@@ -20,7 +20,11 @@ use super::{
     source::{FnSource, HandlerResult, Plain, Source, StreamItem, StreamSource, WithSerializer},
     Sender, MAX_HEARTBEAT, MIN_HEARTBEAT,
 };
-use crate::{encode, Event, InvalidEvent, Serializer, SseSession};
+use crate::{
+    encode,
+    lifecycle::{Shutdown, Watch},
+    Event, InvalidEvent, Serializer, SseSession,
+};
 
 /// The error that ends a body abnormally (the connection is closed without the final
 /// chunk): the handler panicked.
@@ -106,6 +110,9 @@ struct Core {
     started: bool,
     state: State,
     panic: Option<String>,
+    /// The server's graceful stop, if the stream was created on a worker of a server set
+    /// up with `SseServerExt`.
+    shutdown: Option<Watch>,
 }
 
 impl Drop for Core {
@@ -184,6 +191,7 @@ impl<S: Source> Sse<S> {
                 started: false,
                 state: State::Running,
                 panic: None,
+                shutdown: Shutdown::current().map(Watch::new),
             },
         }
     }
@@ -287,30 +295,9 @@ impl<S: Source> Sse<S> {
             State::Panicked => return Poll::Ready(core.fail()),
             State::Running | State::SourceDone => {}
         }
-        if !core.started {
-            core.started = true;
-            if let Some(retry) = core.retry {
-                let mut buf = core.shared.buf.borrow_mut();
-                encode::retry_field(&mut buf, retry.as_millis());
-                buf.extend_from_slice(b"\n");
-            }
-        }
-
-        if core.state == State::Running && !core.closed() {
-            core.shared.in_body.set(true);
-            let polled = catch_unwind(AssertUnwindSafe(|| this.source.poll_fill(cx, &core.shared)));
-            core.shared.in_body.set(false);
-            match polled {
-                Ok(Poll::Pending) => {}
-                Ok(Poll::Ready(())) => core.state = State::SourceDone,
-                Err(payload) => {
-                    let msg = panic_message(&*payload);
-                    log::error!(target: "actix_sse", "SSE handler panicked: {msg}; ending this stream");
-                    core.panic = Some(msg);
-                    core.state = State::Panicked;
-                }
-            }
-        }
+        core.begin();
+        core.poll_shutdown(cx);
+        core.poll_source(this.source, cx);
 
         if let Some(chunk) = core.take_chunk() {
             return Poll::Ready(Some(Ok(chunk)));
@@ -327,22 +314,155 @@ impl<S: Source> Sse<S> {
                 return Poll::Ready(Some(Ok(frame)));
             }
         }
-        if let Some(session) = &core.session {
-            session.register(cx.waker());
-            if session.is_closed() {
-                return Poll::Ready(core.finish());
+        if core.session_closed(cx) {
+            return Poll::Ready(core.finish());
+        }
+        core.register_body(cx);
+        Poll::Pending
+    }
+
+    /// Before the response head: polls the source until the stream must start (see
+    /// [`Sse::start`]). `deadline` is the start's own timer when there is no heartbeat.
+    pub(super) fn poll_start(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        deadline: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    ) -> Poll<()> {
+        let this = self.project();
+        let core = this.core;
+        core.begin();
+        core.poll_shutdown(cx);
+        core.poll_source(this.source, cx);
+        let shared = &core.shared;
+        if core.state != State::Running
+            || core.closed()
+            || shared.committed()
+            || shared.answer.borrow().is_some()
+        {
+            return Poll::Ready(());
+        }
+        // No event yet: the head goes out when the first heartbeat is due, as that
+        // heartbeat's chunk.
+        match &mut core.heartbeat {
+            Some(hb) => {
+                if let Poll::Ready(frame) = hb.poll(cx, shared) {
+                    shared.buf.borrow_mut().extend_from_slice(&frame);
+                    return Poll::Ready(());
+                }
+            }
+            None => {
+                let sleep = deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(super::DEFAULT_HEARTBEAT)));
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
             }
         }
-        let mut body_waker = core.shared.body_waker.borrow_mut();
-        match &*body_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *body_waker = Some(cx.waker().clone()),
+        if core.session_closed(cx) {
+            return Poll::Ready(());
         }
+        core.register_body(cx);
         Poll::Pending
+    }
+
+    /// What [`Start`](super::Start) resolves to, once [`poll_start`](Self::poll_start) is
+    /// ready.
+    pub(super) fn into_started(self: Pin<Box<Self>>) -> super::start::Started<S> {
+        use super::start::Started;
+        let shared = self.core.shared.clone();
+        if let Some(answer) = shared.answer.borrow_mut().take() {
+            return Started::answer(answer);
+        }
+        if self.core.state == State::Panicked && !shared.committed() {
+            return Started::panicked();
+        }
+        Started::stream(self)
+    }
+
+    pub(crate) fn shared(&self) -> &Rc<Shared> {
+        &self.core.shared
+    }
+
+    pub(super) fn attach_session_pinned(self: Pin<&mut Self>, session: SseSession) {
+        let core = self.project().core;
+        if core.session.is_none() {
+            core.session = Some(session);
+        }
     }
 }
 
 impl Core {
+    /// Once, at the first poll: the `retry` line, which is not an event.
+    fn begin(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        if let Some(retry) = self.retry {
+            let mut buf = self.shared.buf.borrow_mut();
+            encode::retry_field(&mut buf, retry.as_millis());
+            buf.extend_from_slice(b"\n");
+            self.shared.prefix.set(buf.len());
+        }
+    }
+
+    /// The server is stopping: the last event, if set, goes after what was sent, and the
+    /// stream closes (the handler is not polled again, and is dropped with the body).
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) {
+        let Some(watch) = &mut self.shutdown else {
+            return;
+        };
+        if watch.poll(cx).is_pending() {
+            return;
+        }
+        let last = watch.shutdown().last_event();
+        self.shutdown = None;
+        if !self.closed() && self.state == State::Running {
+            if let Some(frame) = last {
+                self.shared.buf.borrow_mut().extend_from_slice(&frame);
+            }
+        }
+        self.shared.closed.set(true);
+    }
+
+    /// Polls the source, unless it is done or the stream closed; catches its panic.
+    fn poll_source<S: Source>(&mut self, source: Pin<&mut S>, cx: &mut Context<'_>) {
+        if self.state != State::Running || self.closed() {
+            return;
+        }
+        self.shared.in_body.set(true);
+        let polled = catch_unwind(AssertUnwindSafe(|| source.poll_fill(cx, &self.shared)));
+        self.shared.in_body.set(false);
+        match polled {
+            Ok(Poll::Pending) => {}
+            Ok(Poll::Ready(())) => self.state = State::SourceDone,
+            Err(payload) => {
+                let msg = panic_message(&*payload);
+                log::error!(target: "actix_sse", "SSE handler panicked: {msg}; ending this stream");
+                self.panic = Some(msg);
+                self.state = State::Panicked;
+            }
+        }
+    }
+
+    fn session_closed(&self, cx: &mut Context<'_>) -> bool {
+        match &self.session {
+            Some(session) => {
+                session.register(cx.waker());
+                session.is_closed()
+            }
+            None => false,
+        }
+    }
+
+    fn register_body(&self, cx: &mut Context<'_>) {
+        let mut body_waker = self.shared.body_waker.borrow_mut();
+        match &*body_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *body_waker = Some(cx.waker().clone()),
+        }
+    }
+
     fn closed(&self) -> bool {
         self.shared.closed.get() || self.session.as_ref().is_some_and(SseSession::is_closed)
     }

@@ -42,7 +42,7 @@ impl Heartbeat {
         sleep.as_mut().reset(Instant::now() + period);
         // An idle stream should not keep the capacity of a past burst.
         let mut buf = shared.buf.borrow_mut();
-        if buf.capacity() > 4096 {
+        if buf.capacity() > 4096 && buf.is_empty() {
             *buf = BytesMut::new();
             shared.chunk_hint.set(0);
         }

@@ -6,6 +6,7 @@ mod heartbeat;
 mod sender;
 mod shared;
 mod source;
+mod start;
 
 use std::time::Duration;
 
@@ -13,10 +14,14 @@ pub use body::{Sse, SseError};
 pub use sender::{SendError, Sender};
 #[doc(hidden)]
 pub use source::ItemError;
+#[doc(hidden)]
+pub use source::Outcome;
 pub(crate) use source::Source;
 pub use source::{
     FnSource, HandlerResult, ItemEncoder, Plain, StreamItem, StreamSource, WithSerializer,
 };
+pub(crate) use start::stream_response;
+pub use start::{Start, Started};
 
 /// Default heartbeat period.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);

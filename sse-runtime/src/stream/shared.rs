@@ -8,7 +8,7 @@ use std::{
 
 use bytes::BytesMut;
 
-use super::{SendError, DEFAULT_BUFFER};
+use super::{start::Answer, SendError, DEFAULT_BUFFER};
 
 /// State shared by a stream's body and its [`Sender`]s. Single-threaded: actix-web runs a
 /// connection's handler and body on one worker thread. `pub` only because the sealed
@@ -26,6 +26,13 @@ pub struct Shared {
     pub(super) chunk_hint: Cell<usize>,
     /// The body's task, for a `close()` from another task on this thread.
     pub(super) body_waker: RefCell<Option<Waker>>,
+    /// What the handler answered instead of the stream, before it started.
+    pub(super) answer: RefCell<Option<Answer>>,
+    /// The response head has gone out: the status can no longer change.
+    pub(super) head_sent: Cell<bool>,
+    /// The bytes at the start of the buffer that are not events (the `retry` line written
+    /// before the first event): more than these means an event was sent.
+    pub(super) prefix: Cell<usize>,
 }
 
 impl Shared {
@@ -38,6 +45,9 @@ impl Shared {
             waiters: RefCell::new(Vec::new()),
             chunk_hint: Cell::new(0),
             body_waker: RefCell::new(None),
+            answer: RefCell::new(None),
+            head_sent: Cell::new(false),
+            prefix: Cell::new(0),
         })
     }
 

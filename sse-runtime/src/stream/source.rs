@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use super::{sender::encode_serialized, shared::Shared};
+use super::{sender::encode_serialized, shared::Shared, start::Answer};
 use crate::{event::sealed::Out, Event, IntoEvent, Serializer};
 
 mod sealed {
@@ -28,6 +28,11 @@ pub(crate) use sealed::Source;
 
 /// What a push-style handler may return: `()` or `Result<(), E>`. An error is logged (at
 /// `error` level, target `actix_sse`) and ends the stream cleanly.
+///
+/// With the `#[sse]` macro, an `Err` that converts into `actix_web::Error` (any
+/// `ResponseError`) and is returned before the first event becomes the response instead;
+/// see [`Sse::start`](crate::Sse::start). Without the macro, use
+/// [`Sender::reject`](crate::Sender::reject).
 #[diagnostic::on_unimplemented(
     message = "an SSE handler cannot return `{Self}`",
     label = "return `()` or `Result<(), E>` here",
@@ -35,19 +40,41 @@ pub(crate) use sealed::Source;
     note = "to return a stream of events instead, declare `-> impl Stream<Item = Event>`"
 )]
 pub trait HandlerResult {
-    /// `Err` with the message to log.
-    fn into_result(self) -> Result<(), String>;
+    /// How the handler ended.
+    #[doc(hidden)]
+    fn into_outcome(self) -> Outcome;
+}
+
+/// How a push-style handler ended. Not a public API: what generated code hands the body.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Outcome {
+    /// Returned `()` or `Ok(())`.
+    Done,
+    /// Returned an error to log.
+    Failed(String),
+    /// Returned an error that has a response: the answer, if nothing was sent yet.
+    Answer(actix_web::Error),
+}
+
+impl HandlerResult for Outcome {
+    fn into_outcome(self) -> Outcome {
+        self
+    }
 }
 
 impl HandlerResult for () {
-    fn into_result(self) -> Result<(), String> {
-        Ok(())
+    fn into_outcome(self) -> Outcome {
+        Outcome::Done
     }
 }
 
 impl<E: fmt::Display> HandlerResult for Result<(), E> {
-    fn into_result(self) -> Result<(), String> {
-        self.map_err(|e| e.to_string())
+    fn into_outcome(self) -> Outcome {
+        match self {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
     }
 }
 
@@ -64,10 +91,13 @@ where
     Fut: Future,
     Fut::Output: HandlerResult,
 {
-    fn poll_fill(self: Pin<&mut Self>, cx: &mut Context<'_>, _: &Shared) -> Poll<()> {
-        let out = std::task::ready!(self.project().fut.poll(cx));
-        if let Err(e) = out.into_result() {
-            log::error!(target: "actix_sse", "SSE handler returned an error: {e}");
+    fn poll_fill(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &Shared) -> Poll<()> {
+        match std::task::ready!(self.project().fut.poll(cx)).into_outcome() {
+            Outcome::Done => {}
+            Outcome::Failed(e) => {
+                log::error!(target: "actix_sse", "SSE handler returned an error: {e}");
+            }
+            Outcome::Answer(e) => out.answer(Answer::Error(e)),
         }
         Poll::Ready(())
     }

@@ -1,8 +1,8 @@
 use actix_sse::prelude::*;
 
-#[sse("/events", method = "POST")]
+#[sse("/events")]
 async fn events() {
-    send!("hello");
+    reject!();
 }
 
 fn main() {

@@ -1,0 +1,10 @@
+use actix_sse::prelude::*;
+
+#[sse("/events", method = "connect")]
+async fn events() {
+    send!("hello");
+}
+
+fn main() {
+    let _ = actix_web::App::new().service(events);
+}
