@@ -112,7 +112,7 @@ macro_rules! close {
 /// push-style handler, whatever its error type.
 ///
 /// It answers only while no event has been sent: the response head waits for the first
-/// event (or the handler's return, or the first heartbeat; see [`macro@sse`], "When the
+/// event (or the handler's return, or at most a second; see [`macro@sse`], "When the
 /// response goes out"). After that, the `200` head is on its way: `reject!` then ends the
 /// stream like [`close!`] and logs a warning (target `actix_sse`).
 ///

@@ -2,7 +2,7 @@
 //! request (`reject!`, or an `Err` with a response) before its first event gets that
 //! response instead of `200`; after its first event, the stream just ends. Failing
 //! extractors keep their own error. The head waits for the first event, the handler's
-//! return or the first heartbeat.
+//! return, or the first heartbeat when it comes before `HEAD_WAIT` (1 s).
 
 mod common;
 

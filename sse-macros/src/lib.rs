@@ -79,13 +79,14 @@ mod validate;
 /// - with the **first event** (`200`; everything sent at once goes with it),
 /// - when the handler **returns** (`200` and an empty stream; or the `reject!`ed response,
 ///   or the response of an `Err` as above; a panic before any event is answered `500`),
-/// - when the **first heartbeat is due**, one heartbeat period (default 15 s) after the
-///   request, if the handler has sent nothing by then (`200`, the heartbeat first; with
-///   `heartbeat = "off"`, after 15 s and without one),
+/// - **1 s after the request** (`HEAD_WAIT`) if the handler has sent nothing by then
+///   (`200`; with a heartbeat shorter than that, when the first heartbeat is due, with the
+///   heartbeat first),
 /// - or when the stream is closed (`close!()`, `SseSession::close`).
 ///
-/// So a check in the handler (a token lookup, a database query) may await up to one
-/// heartbeat period before it answers. After the first event the `200` head is on its way:
+/// So a check in the handler (a token lookup, a database query) may await up to a second
+/// before it answers, and a handler that waits for something to send still opens the
+/// client's `EventSource` within a second. After the first event the `200` head is on its way:
 /// `reject!` then only ends the stream (like `close!()`, with a warning in the log, target
 /// `actix_sse`), and an `Err` is logged and ends the stream. A stream meant to open at once
 /// can send a comment first: `send!(Event::comment("open"))`. The `retry` line

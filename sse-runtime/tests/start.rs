@@ -37,7 +37,7 @@ async fn the_head_waits_for_the_first_event() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn without_an_event_the_head_goes_out_with_the_first_heartbeat() {
+async fn without_an_event_the_head_goes_out_after_head_wait_or_the_first_heartbeat() {
     let t0 = Instant::now();
     let started = Sse::from_fn(|tx| async move {
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -46,10 +46,22 @@ async fn without_an_event_the_head_goes_out_with_the_first_heartbeat() {
     .heartbeat(Duration::from_secs(5))
     .start()
     .await;
-    assert_eq!(t0.elapsed(), Duration::from_secs(5));
+    assert_eq!(t0.elapsed(), sse_runtime::HEAD_WAIT);
     assert!(started.is_stream());
 
-    // Without a heartbeat: after DEFAULT_HEARTBEAT.
+    // A heartbeat sooner than that: with the heartbeat.
+    let t0 = Instant::now();
+    let started = Sse::from_fn(|tx| async move {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        let _ = tx.send("late").await;
+    })
+    .heartbeat(Duration::from_millis(300))
+    .start()
+    .await;
+    assert_eq!(t0.elapsed(), Duration::from_millis(300));
+    assert!(started.is_stream());
+
+    // Without a heartbeat: after HEAD_WAIT too.
     let t0 = Instant::now();
     let started = Sse::from_fn(|tx| async move {
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -58,7 +70,7 @@ async fn without_an_event_the_head_goes_out_with_the_first_heartbeat() {
     .no_heartbeat()
     .start()
     .await;
-    assert_eq!(t0.elapsed(), sse_runtime::DEFAULT_HEARTBEAT);
+    assert_eq!(t0.elapsed(), sse_runtime::HEAD_WAIT);
     assert!(started.is_stream());
 }
 

@@ -341,22 +341,17 @@ impl<S: Source> Sse<S> {
         {
             return Poll::Ready(());
         }
-        // No event yet: the head goes out when the first heartbeat is due, as that
-        // heartbeat's chunk.
-        match &mut core.heartbeat {
-            Some(hb) => {
-                if let Poll::Ready(frame) = hb.poll(cx, shared) {
-                    shared.buf.borrow_mut().extend_from_slice(&frame);
-                    return Poll::Ready(());
-                }
+        // No event yet: the head goes out with the first heartbeat if it is due first (as
+        // that heartbeat's chunk), else after `HEAD_WAIT` (alone).
+        if let Some(hb) = &mut core.heartbeat {
+            if let Poll::Ready(frame) = hb.poll(cx, shared) {
+                shared.buf.borrow_mut().extend_from_slice(&frame);
+                return Poll::Ready(());
             }
-            None => {
-                let sleep = deadline
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(super::DEFAULT_HEARTBEAT)));
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(());
-                }
-            }
+        }
+        let sleep = deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(super::HEAD_WAIT)));
+        if sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
         }
         if core.session_closed(cx) {
             return Poll::Ready(());

@@ -26,6 +26,12 @@ pub use start::{Start, Started};
 /// Default heartbeat period.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 
+/// The longest a push handler's response head waits for the first event (see
+/// [`Sse::start`]): a check before the first `send!` may take this long and still answer
+/// something else than the stream. With a shorter heartbeat, the head goes out with the
+/// first heartbeat instead.
+pub const HEAD_WAIT: Duration = Duration::from_secs(1);
+
 /// Default back-pressure limit: bytes encoded but not yet taken by actix-web, per stream.
 pub const DEFAULT_BUFFER: usize = 32 * 1024;
 

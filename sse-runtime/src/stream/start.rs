@@ -101,10 +101,11 @@ impl<S: Source> Sse<S> {
     /// - **the source ends**: `200` and an empty stream, or — if the handler
     ///   [rejected](Sender::reject) the request or returned an error with a response before
     ///   any event — that response;
-    /// - **the first heartbeat is due** (the heartbeat period after the start; with no
-    ///   heartbeat, [`DEFAULT_HEARTBEAT`](crate::DEFAULT_HEARTBEAT)): `200`, with the
-    ///   heartbeat as the first chunk. So a check inside the handler (a token lookup, a
-    ///   database query) can take up to one heartbeat period and still answer `401`;
+    /// - **[`HEAD_WAIT`](crate::HEAD_WAIT) (1 s) has passed**, or the first heartbeat is
+    ///   due if that is sooner: `200` (with the heartbeat as the first chunk). So a check
+    ///   inside the handler (a token lookup, a database query) can take up to a second and
+    ///   still answer `401`, and a handler that waits for something to send still opens the
+    ///   client's `EventSource` within a second;
     /// - the stream is closed ([`Sender::close`], an attached [`SseSession`]): `200` and an
     ///   empty stream.
     ///
@@ -147,7 +148,7 @@ impl<S: Source> Sse<S> {
 #[must_use = "a `Start` does nothing unless awaited"]
 pub struct Start<S> {
     sse: Option<Pin<Box<Sse<S>>>>,
-    /// The head's deadline when the stream has no heartbeat.
+    /// When the head goes out without an event (`HEAD_WAIT`).
     deadline: Option<Pin<Box<Sleep>>>,
 }
 
