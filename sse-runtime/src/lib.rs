@@ -34,8 +34,8 @@ pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutp
 pub use session::{InvalidLastEventId, LastEventId, SseSession};
 pub use stream::{
     FnSource, HandlerResult, ItemEncoder, Plain, SendError, Sender, Sse, SseError, Start, Started,
-    StreamItem, StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT, MAX_HEARTBEAT,
-    MIN_HEARTBEAT,
+    StreamItem, StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT, HEAD_WAIT,
+    MAX_HEARTBEAT, MIN_HEARTBEAT,
 };
 #[doc(hidden)]
 pub use stream::{ItemError, Outcome};
