@@ -19,14 +19,14 @@ where
 async fn the_head_waits_for_the_first_event() {
     let t0 = Instant::now();
     let started = Sse::from_fn(|tx| async move {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
         let _ = tx.send(Event::data("a").id(1)).await;
         let _ = tx.send("b").await;
     })
     .retry(Duration::from_secs(1))
     .start()
     .await;
-    assert_eq!(t0.elapsed(), Duration::from_secs(2));
+    assert_eq!(t0.elapsed(), Duration::from_millis(700));
     assert!(started.is_stream());
     let res = started.respond_to(&TestRequest::default().to_http_request());
     assert_eq!(res.status(), 200);
@@ -77,7 +77,7 @@ async fn without_an_event_the_head_goes_out_after_head_wait_or_the_first_heartbe
 #[tokio::test(start_paused = true)]
 async fn a_rejection_before_the_first_event_is_the_response() {
     let started = Sse::from_fn(|tx| async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(900)).await;
         assert!(!tx.is_started());
         tx.reject(HttpResponse::NoContent());
     })
