@@ -16,6 +16,7 @@
 mod channels;
 mod encode;
 mod event;
+mod fields;
 mod lifecycle;
 mod response;
 mod serialize;
@@ -27,6 +28,9 @@ pub use channels::{
     Subscription,
 };
 pub use event::{Event, Field, IntoEvent, InvalidEvent};
+#[doc(hidden)]
+pub use fields::Slot;
+pub use fields::{EventFields, FieldValue, Fields, Formatted, Unset};
 pub use lifecycle::{ServerSetup, SseServerExt, DEFAULT_SEND_TIMEOUT};
 pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};
 pub use session::{LastEventId, SseSession};

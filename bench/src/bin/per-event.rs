@@ -1,10 +1,12 @@
 //! The per-event path in isolation, for an instruction count that does not depend on the
 //! machine's load: drives an `Sse` body in-process (no socket), copying each chunk out
-//! the way actix-http does, for N events of S bytes.
+//! the way actix-http does, for N events of S bytes; with `id` as a third argument every
+//! event also carries `id: <i>` (what `send!(data, id = i)` sends).
 //!
 //! ```text
 //! cargo build --release -p actix-sse-bench --bin per-event
 //! valgrind --tool=callgrind target/release/per-event 64 20000
+//! valgrind --tool=callgrind target/release/per-event 64 20000 id
 //! ```
 
 use std::{future::poll_fn, pin::pin};
@@ -19,6 +21,11 @@ fn main() {
     let n: usize = args
         .next()
         .map_or(20_000, |s| s.parse().expect("number of events"));
+    let ids = match args.next().as_deref() {
+        None => false,
+        Some("id") => true,
+        Some(other) => panic!("third argument: `id` or nothing, not {other:?}"),
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -26,8 +33,15 @@ fn main() {
     rt.block_on(async move {
         let payload = "x".repeat(size);
         let body = sse_runtime::Sse::from_fn(move |tx| async move {
-            for _ in 0..n {
-                tx.send(payload.as_str()).await?;
+            if ids {
+                for i in 0..n as u64 {
+                    tx.send_with(payload.as_str(), sse_runtime::Event::new().id(i))
+                        .await?;
+                }
+            } else {
+                for _ in 0..n {
+                    tx.send(payload.as_str()).await?;
+                }
             }
             Ok::<(), sse_runtime::SendError>(())
         });
@@ -41,7 +55,16 @@ fn main() {
             bytes += chunk.len();
             chunks += 1;
         }
-        assert_eq!(bytes, n * (size + 8), "every event arrived, exactly framed");
+        let id_bytes: usize = if ids {
+            (0..n).map(|i| i.to_string().len() + 5).sum()
+        } else {
+            0
+        };
+        assert_eq!(
+            bytes,
+            n * (size + 8) + id_bytes,
+            "every event arrived, exactly framed"
+        );
         eprintln!("{n} events of {size} B: {bytes} bytes in {chunks} chunks");
     });
 }
