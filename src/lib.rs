@@ -145,7 +145,8 @@ pub mod __private {
     //
     // `&FieldKind<V>` matches `ValueKind` (implemented for `FieldKind<T>` with
     // `T: FieldValue`) without autoref, and only otherwise `DisplayKind` (implemented for
-    // every `&FieldKind<T>`) with one. An integer of not yet inferred type is a
+    // `&FieldKind<T>` with `T: Display`) with one. A value that is neither is one error,
+    // on the value: no `__sse_field_kind` for it, as neither bound is satisfied. An integer of not yet inferred type is a
     // `FieldValue` and falls back to `i32`, as with `Display`.
 
     /// A field value of `send!`, borrowed while its kind is chosen.
@@ -168,7 +169,7 @@ pub mod __private {
 
     impl<T: FieldValue + ?Sized> ValueKind for FieldKind<'_, T> {}
 
-    /// Picks [`DisplayTag`] for everything else.
+    /// Picks [`DisplayTag`] for any other `Display` value.
     pub trait DisplayKind {
         /// The tag.
         #[inline]
@@ -177,7 +178,7 @@ pub mod __private {
         }
     }
 
-    impl<T: ?Sized> DisplayKind for &FieldKind<'_, T> {}
+    impl<T: core::fmt::Display + ?Sized> DisplayKind for &FieldKind<'_, T> {}
 
     impl ValueTag {
         /// The value itself.

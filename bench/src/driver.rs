@@ -619,8 +619,10 @@ fn fmt_num(x: f64) -> String {
         format!("{x:.0}")
     } else if x.abs() >= 10.0 {
         format!("{x:.1}")
-    } else {
+    } else if x.abs() >= 0.1 {
         format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
     }
 }
 
