@@ -36,7 +36,7 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// Sends one event: an [`Event`], or a string as its `data`.
+    /// Sends one event: an [`Event`](crate::Event), or a string as its `data`.
     ///
     /// Errors: [`SendError::Invalid`] if the event would inject fields (nothing is written
     /// and the stream goes on), [`SendError::Closed`] once the stream has ended.
@@ -50,7 +50,7 @@ impl Sender {
         self.commit(|buf| event.encode_into(&mut Out(buf)).map_err(SendError::Invalid))
     }
 
-    /// Sends `value` (an [`Event`] or a string) with the `event`, `id`, `retry` and comment
+    /// Sends `value` (an [`Event`](crate::Event) or a string) with the `event`, `id`, `retry` and comment
     /// that `fields` sets, replacing the value's own: what `send!(text, id = 7)` calls.
     ///
     /// With [`Fields`](crate::Fields) every field is written straight into the stream's buffer, and a
