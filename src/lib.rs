@@ -205,13 +205,73 @@ pub mod __private {
         tx: &Sender,
         value: &T,
         serializer: &S,
-        fields: Event,
+        fields: impl EventFields,
     ) -> Result<(), SendError>
     where
         T: ?Sized,
         S: SerializerFor<T> + ?Sized,
     {
         tx.send_serialized(value, serializer, fields).await
+    }
+
+    // A field value of `send!(value, id = x)` goes into `Fields` as it is when it is a
+    // `FieldValue` (integers, strings: written without formatting), else as
+    // `Formatted(x)` (any `Display`). Chosen by method resolution on the concrete type
+    // ("autoref specialization", as in `anyhow!`):
+    //
+    //     match x { v => (&FieldKind(&v)).__sse_field_kind().field(v) }
+    //
+    // `&FieldKind<V>` matches `ValueKind` (implemented for `FieldKind<T>` with
+    // `T: FieldValue`) without autoref, and only otherwise `DisplayKind` (implemented for
+    // `&FieldKind<T>` with `T: Display`) with one. A value that is neither is one error,
+    // on the value: no `__sse_field_kind` for it, as neither bound is satisfied. An integer of not yet inferred type is a
+    // `FieldValue` and falls back to `i32`, as with `Display`.
+
+    /// A field value of `send!`, borrowed while its kind is chosen.
+    pub struct FieldKind<'a, T: ?Sized>(pub &'a T);
+
+    /// The field value is a [`FieldValue`]: used as it is.
+    pub struct ValueTag;
+
+    /// The field value is any other value: [`Formatted`] if it is `Display`.
+    pub struct DisplayTag;
+
+    /// Picks [`ValueTag`] for a [`FieldValue`].
+    pub trait ValueKind {
+        /// The tag.
+        #[inline]
+        fn __sse_field_kind(&self) -> ValueTag {
+            ValueTag
+        }
+    }
+
+    impl<T: FieldValue + ?Sized> ValueKind for FieldKind<'_, T> {}
+
+    /// Picks [`DisplayTag`] for any other `Display` value.
+    pub trait DisplayKind {
+        /// The tag.
+        #[inline]
+        fn __sse_field_kind(&self) -> DisplayTag {
+            DisplayTag
+        }
+    }
+
+    impl<T: core::fmt::Display + ?Sized> DisplayKind for &FieldKind<'_, T> {}
+
+    impl ValueTag {
+        /// The value itself.
+        #[inline]
+        pub fn field<T: FieldValue>(self, value: T) -> T {
+            value
+        }
+    }
+
+    impl DisplayTag {
+        /// The value, formatted into the field.
+        #[inline]
+        pub fn field<T: core::fmt::Display>(self, value: T) -> Formatted<T> {
+            Formatted(value)
+        }
     }
 
     // The handler's response. Each takes the configuration as a closure and returns

@@ -19,10 +19,21 @@ pub type Error = String;
 /// Incremental WHATWG event-stream parser. Lines end at CRLF, LF or a lone CR (also
 /// across reads); `data` lines are joined with LF; an empty line dispatches the event if
 /// any `data` was seen. Every dispatched event's data is handed to `on_event`.
+///
+/// With [`check_ids`](Self::check_ids), every dispatched event's last event id (the
+/// `id` field persists across events, as in a browser) must be exactly the decimal
+/// number of events dispatched before it: `0`, `1`, `2`, …; [`bad_ids`](Self::bad_ids)
+/// counts the events where it is not.
 pub struct SseParser<F> {
     pending: Vec<u8>,
     skip_lf: bool,
     data: Vec<u8>,
+    /// The last event id buffer.
+    last_id: Vec<u8>,
+    /// Check ids (see above).
+    pub check_ids: bool,
+    /// Events whose last event id was not the expected one.
+    pub bad_ids: u64,
     /// Events dispatched so far.
     pub events: u64,
     /// Comment lines (`:` ...) seen so far: heartbeats.
@@ -39,6 +50,9 @@ impl<F: FnMut(&[u8])> SseParser<F> {
             pending: Vec::new(),
             skip_lf: false,
             data: Vec::new(),
+            last_id: Vec::new(),
+            check_ids: false,
+            bad_ids: 0,
             events: 0,
             comments: 0,
             first_event: None,
@@ -56,21 +70,35 @@ impl<F: FnMut(&[u8])> SseParser<F> {
             }
         }
         while i < input.len() {
-            // Fast path, same result as the general one: a whole one-line event
-            // `data: V\n\n` while no line or event is pending is dispatched in place.
-            if self.pending.is_empty() && self.data.is_empty() && input[i..].starts_with(b"data: ")
-            {
-                let v = i + 6;
-                if let Some(off) = memchr::memchr2(b'\n', b'\r', &input[v..]) {
-                    let end = v + off;
-                    if input[end] == b'\n' && input.get(end + 1) == Some(&b'\n') {
-                        self.events += 1;
-                        if self.first_event.is_none() {
-                            self.first_event = Some(Instant::now());
+            // Fast path, same result as the general one: a whole event `id: N\n` (optional)
+            // + `data: V\n\n` (one line) while no line or event is pending is dispatched
+            // in place.
+            if self.pending.is_empty() && self.data.is_empty() {
+                let mut at = i;
+                let mut id = None;
+                if input[at..].starts_with(b"id: ") {
+                    if let Some(off) = memchr::memchr2(b'\n', b'\r', &input[at + 4..]) {
+                        let end = at + 4 + off;
+                        if input[end] == b'\n' && memchr::memchr(0, &input[at + 4..end]).is_none() {
+                            id = Some((at + 4, end));
+                            at = end + 1;
                         }
-                        (self.on_event)(&input[v..end]);
-                        i = end + 2;
-                        continue;
+                    }
+                }
+                if (id.is_some() || at == i) && input[at..].starts_with(b"data: ") {
+                    let v = at + 6;
+                    if let Some(off) = memchr::memchr2(b'\n', b'\r', &input[v..]) {
+                        let end = v + off;
+                        if input[end] == b'\n' && input.get(end + 1) == Some(&b'\n') {
+                            if let Some((a, b)) = id {
+                                self.last_id.clear();
+                                self.last_id.extend_from_slice(&input[a..b]);
+                            }
+                            self.dispatch_checks();
+                            (self.on_event)(&input[v..end]);
+                            i = end + 2;
+                            continue;
+                        }
                     }
                 }
             }
@@ -105,10 +133,7 @@ impl<F: FnMut(&[u8])> SseParser<F> {
         if line.is_empty() {
             if !self.data.is_empty() {
                 self.data.pop(); // the LF after the last data line
-                self.events += 1;
-                if self.first_event.is_none() {
-                    self.first_event = Some(Instant::now());
-                }
+                self.dispatch_checks();
                 (self.on_event)(&self.data);
                 self.data.clear();
             }
@@ -128,8 +153,25 @@ impl<F: FnMut(&[u8])> SseParser<F> {
         if name == b"data" {
             self.data.extend_from_slice(value);
             self.data.push(b'\n');
+        } else if name == b"id" && !value.contains(&0) {
+            self.last_id.clear();
+            self.last_id.extend_from_slice(value);
         }
-        // `event`, `id`, `retry` and unknown fields do not change what is counted.
+        // `event`, `retry` and unknown fields do not change what is counted.
+    }
+
+    /// Counts one dispatched event, and checks its id.
+    #[inline]
+    fn dispatch_checks(&mut self) {
+        if self.check_ids
+            && self.last_id.as_slice() != itoa::Buffer::new().format(self.events).as_bytes()
+        {
+            self.bad_ids += 1;
+        }
+        self.events += 1;
+        if self.first_event.is_none() {
+            self.first_event = Some(Instant::now());
+        }
     }
 
     /// True if the stream ended in the middle of a line or an event.
@@ -245,10 +287,13 @@ pub struct SseConn<F> {
 /// Sends `GET path` on a new connection to `addr` and reads the response head up to the
 /// first byte of the body. Fails unless the status is 200 and the content type
 /// `text/event-stream`.
+///
+/// With `check_ids`, the parser checks every event's id ([`SseParser::check_ids`]).
 pub async fn open<F: FnMut(&[u8])>(
     addr: SocketAddr,
     path: &str,
     read_buf: usize,
+    check_ids: bool,
     on_event: F,
 ) -> Result<SseConn<F>, Error> {
     assert!(addr.ip().is_loopback(), "the bench talks to 127.0.0.1 only");
@@ -311,11 +356,13 @@ pub async fn open<F: FnMut(&[u8])>(
     } else {
         Body::UntilClose
     };
+    let mut parser = SseParser::new(on_event);
+    parser.check_ids = check_ids;
     let mut conn = SseConn {
         stream,
         buf: tmp,
         body,
-        parser: SseParser::new(on_event),
+        parser,
         body_bytes: 0,
         ended: false,
     };
@@ -425,15 +472,14 @@ pub async fn get_text(addr: SocketAddr, path: &str) -> Result<String, Error> {
 }
 
 /// The client's own limit: events/s that the chunked decoder and the SSE parser (with the
-/// same per-event check as the throughput run) sustain on in-memory input of one-line
-/// `size`-byte events in 64 KiB chunks, for about `dur`. No socket involved.
-pub fn parse_limit(size: usize, dur: Duration) -> f64 {
+/// same per-event checks as the throughput run) sustain on in-memory input of one-line
+/// `size`-byte events (with an `id: N` line each if `ids`; the ids are then checked) in
+/// 64 KiB chunks, for about `dur`. No socket involved.
+pub fn parse_limit(size: usize, ids: bool, dur: Duration) -> f64 {
     let frame = crate::proto::frame(&crate::proto::payload(size));
-    let per = (64 * 1024 / frame.len()).max(1);
-    let body = frame.repeat(per);
-    let mut wire = format!("{:x}\r\n", body.len()).into_bytes();
-    wire.extend_from_slice(body.as_bytes());
-    wire.extend_from_slice(b"\r\n");
+    // Ids of 7 digits, about the length of a real run's.
+    let id_line = if ids { "id: 1000000\n".len() } else { 0 };
+    let per = (64 * 1024 / (frame.len() + id_line)).max(1);
     let expected = vec![b'x'; size];
     let mut bad = 0u64;
     let mut decoder = Body::Chunked {
@@ -441,22 +487,34 @@ pub fn parse_limit(size: usize, dur: Duration) -> f64 {
         line: Vec::new(),
     };
     let mut parser = SseParser::new(|d: &[u8]| bad += u64::from(d != expected.as_slice()));
+    parser.check_ids = ids;
+    // The ids of the first round of chunks are the ones the parser expects; later rounds
+    // repeat them, so the parser is told to expect them again (not timed apart).
+    let mut wire = Vec::new();
+    for round in 0..16u64 {
+        let mut body = String::new();
+        for k in 0..per as u64 {
+            if ids {
+                body.push_str(&format!("id: {}\n", 1_000_000 + round * per as u64 + k));
+            }
+            body.push_str(&frame);
+        }
+        wire.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+        wire.extend_from_slice(body.as_bytes());
+        wire.extend_from_slice(b"\r\n");
+    }
     let t0 = Instant::now();
     let mut rounds = 0u64;
     while t0.elapsed() < dur {
-        for _ in 0..16 {
-            let _ = decoder.feed(&wire, &mut |b| parser.feed(b));
-        }
+        parser.events = 1_000_000;
+        let _ = decoder.feed(&wire, &mut |b| parser.feed(b));
         rounds += 16;
     }
-    let events = parser.events;
+    let events = rounds * per as u64;
+    let bad_ids = parser.bad_ids;
     let rate = events as f64 / t0.elapsed().as_secs_f64();
     drop(parser);
-    assert_eq!(
-        (bad, events),
-        (0, rounds * per as u64),
-        "parse_limit miscounted"
-    );
+    assert_eq!((bad, bad_ids), (0, 0), "parse_limit miscounted");
     rate
 }
 
@@ -491,6 +549,29 @@ mod tests {
         let (ev, c) = parse_all(&parts);
         assert_eq!(ev, vec![b"x".to_vec(), b"".to_vec(), b"y".to_vec()]);
         assert_eq!(c, 1);
+    }
+
+    #[test]
+    fn ids_are_checked_exactly() {
+        let check = |chunks: &[&[u8]]| {
+            let mut p = SseParser::new(|_: &[u8]| {});
+            p.check_ids = true;
+            for c in chunks {
+                p.feed(c);
+            }
+            (p.events, p.bad_ids)
+        };
+        let good: &[u8] = b"id: 0\ndata: a\n\nid: 1\ndata: b\n\nid: 2\r\ndata: c\n\n";
+        assert_eq!(check(&[good]), (3, 0));
+        assert_eq!(check(&good.chunks(1).collect::<Vec<_>>()), (3, 0));
+        // A missing id keeps the last one (1 again), a wrong, repeated or padded one is bad.
+        assert_eq!(check(&[b"id: 0\ndata: a\n\ndata: b\n\n"]), (2, 1));
+        assert_eq!(check(&[b"id: 0\ndata: a\n\nid: 2\ndata: b\n\n"]), (2, 1));
+        assert_eq!(check(&[b"id: 00\ndata: a\n\n"]), (1, 1));
+        assert_eq!(check(&[b"id: 0\0\ndata: a\n\n"]), (1, 1));
+        assert_eq!(check(&[b"data: a\n\n"]), (1, 1));
+        // The event line between id and data takes the general path: same result.
+        assert_eq!(check(&[b"id: 0\nevent: e\ndata: a\n\n"]), (1, 0));
     }
 
     #[test]

@@ -161,8 +161,14 @@ impl StreamRun {
 }
 
 /// Reads `/stream?n=..&size=..` to its end and checks that exactly `n` events of exactly
-/// `size` bytes of `x` arrived.
-pub async fn stream_once(addr: SocketAddr, n: u64, size: usize) -> Result<StreamRun, Error> {
+/// `size` bytes of `x` arrived; with `ids` (`&ids=1`), that every event carried the id
+/// `0`, `1`, … `n - 1`, in order.
+pub async fn stream_once(
+    addr: SocketAddr,
+    n: u64,
+    size: usize,
+    ids: bool,
+) -> Result<StreamRun, Error> {
     let t0 = Instant::now();
     let bad = Cell::new(0u64);
     let expected = vec![b'x'; size];
@@ -173,8 +179,9 @@ pub async fn stream_once(addr: SocketAddr, n: u64, size: usize) -> Result<Stream
     };
     let mut conn = open(
         addr,
-        &format!("/stream?n={n}&size={size}"),
+        &format!("/stream?n={n}&size={size}&ids={}", u8::from(ids)),
         256 * 1024,
+        ids,
         on_event,
     )
     .await?;
@@ -183,10 +190,11 @@ pub async fn stream_once(addr: SocketAddr, n: u64, size: usize) -> Result<Stream
     let events = conn.parser.events;
     let first = conn.parser.first_event.map_or(elapsed, |t| t - t0);
     let wire = conn.body_bytes;
+    let bad_ids = conn.parser.bad_ids;
     drop(conn);
-    if events != n || bad.get() != 0 {
+    if events != n || bad.get() != 0 || bad_ids != 0 {
         return Err(format!(
-            "/stream: expected {n} events of {size} B, got {events} ({} wrong)",
+            "/stream: expected {n} events of {size} B, got {events} ({} wrong, {bad_ids} with a wrong id)",
             bad.get()
         ));
     }
@@ -265,7 +273,7 @@ async fn open_crowd(
         let f = on_event(i);
         set.spawn_local(async move {
             let permit = sem.acquire().await;
-            let mut c = match open(addr, &path, 4096, f).await {
+            let mut c = match open(addr, &path, 4096, false, f).await {
                 Ok(c) => c,
                 Err(e) => return crowd.error(e),
             };
@@ -469,7 +477,7 @@ pub async fn slow_run(server: &Server, clients: usize, secs: u64) -> Result<Slow
         let read_events = read_events.clone();
         set.spawn_local(async move {
             let path = format!("/slow?secs={secs}&size=64");
-            let mut c = match open(addr, &path, 4096, |_| {}).await {
+            let mut c = match open(addr, &path, 4096, false, |_| {}).await {
                 Ok(c) => c,
                 Err(e) => return crowd.error(e),
             };
@@ -611,8 +619,10 @@ fn fmt_num(x: f64) -> String {
         format!("{x:.0}")
     } else if x.abs() >= 10.0 {
         format!("{x:.1}")
-    } else {
+    } else if x.abs() >= 0.1 {
         format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
     }
 }
 
@@ -628,10 +638,17 @@ fn failed(measure: &str, c: Contestant, unit: &'static str, e: String) -> Row {
     }
 }
 
-/// Single-stream throughput at `size`-byte payloads: a probe sizes N so that a run lasts
-/// at least `min_run`, then `runs` runs on the same server.
-pub fn throughput(cfg: &Config, size: usize) -> Vec<Row> {
-    let measure = format!("throughput {size} B");
+/// The measure name of a throughput row.
+fn throughput_measure(size: usize, ids: bool) -> String {
+    let what = if ids { "id per event" } else { "data only" };
+    format!("throughput {size} B, {what}")
+}
+
+/// Single-stream throughput at `size`-byte payloads, every event with an `id: N` if
+/// `ids`: a probe sizes N so that a run lasts at least `min_run`, then `runs` runs on the
+/// same server. Every run's figure is in the note (runs can be bimodal).
+pub fn throughput(cfg: &Config, size: usize, ids: bool) -> Vec<Row> {
+    let measure = throughput_measure(size, ids);
     let unit = "M ev/s";
     let mut rows = Vec::new();
     for &c in &cfg.contestants {
@@ -640,12 +657,12 @@ pub fn throughput(cfg: &Config, size: usize) -> Vec<Row> {
             let server = Server::start(&cfg.exe, c, cfg.pin)?;
             block_on(async {
                 let probe_n: u64 = if size <= 256 { 200_000 } else { 20_000 };
-                let probe = stream_once(server.addr, probe_n, size).await?;
+                let probe = stream_once(server.addr, probe_n, size, ids).await?;
                 let n = ((probe.events_per_sec() * cfg.min_run.as_secs_f64()) as u64)
                     .clamp(1_000, 2_000_000_000);
                 let mut runs = Vec::new();
                 for _ in 0..cfg.runs {
-                    runs.push(stream_once(server.addr, n, size).await?);
+                    runs.push(stream_once(server.addr, n, size, ids).await?);
                 }
                 let eps: Vec<f64> = runs.iter().map(|r| r.events_per_sec() / 1e6).collect();
                 let m = median(&eps).unwrap_or(0.0);
@@ -654,14 +671,11 @@ pub fn throughput(cfg: &Config, size: usize) -> Vec<Row> {
                     .map(|r| r.first_event.as_secs_f64() * 1e6)
                     .collect();
                 ttfe.sort_by(f64::total_cmp);
-                let secs: Vec<String> = runs
-                    .iter()
-                    .map(|r| format!("{:.1}", r.elapsed.as_secs_f64()))
-                    .collect();
+                let all: Vec<String> = eps.iter().map(|x| fmt_num(*x)).collect();
                 let limit = if c == Contestant::Raw {
                     format!(
                         "; client parse limit {:.1} M ev/s",
-                        crate::client::parse_limit(size, Duration::from_millis(300)) / 1e6
+                        crate::client::parse_limit(size, ids, Duration::from_millis(300)) / 1e6
                     )
                 } else {
                     String::new()
@@ -672,10 +686,10 @@ pub fn throughput(cfg: &Config, size: usize) -> Vec<Row> {
                     values: eps,
                     unit,
                     note: format!(
-                        "{:.0} MB/s, first event {:.0} µs, N={n}, runs {} s{limit}",
+                        "runs {} M ev/s; {:.0} MB/s, first event {:.0} µs, N={n}{limit}",
+                        all.join("/"),
                         m * size as f64,
-                        median(&ttfe).unwrap_or(0.0),
-                        secs.join("/")
+                        median(&ttfe).unwrap_or(0.0)
                     ),
                     error: None,
                 })
@@ -895,11 +909,23 @@ pub fn print_targets(rows: &[Row]) -> usize {
     };
     let o = Contestant::Ours;
     let r = Contestant::Raw;
-    for size in ["throughput 64 B", "throughput 4096 B"] {
-        let ratio = get(size, o).zip(get(size, r)).map(|(a, b)| a / b);
+    let small = throughput_measure(64, true);
+    for (than, name, limit) in [(r, "raw", 0.8), (Contestant::Lab, "actix-web-lab", 2.0)] {
+        let ratio = get(&small, o).zip(get(&small, than)).map(|(a, b)| a / b);
         check(
-            &format!("{size}: ours ≥ 0.8× raw"),
-            ratio.map(|x| x >= 0.8),
+            &format!("{small}: ours ≥ {limit}× {name}"),
+            ratio.map(|x| x >= limit),
+            ratio.map_or("-".into(), |x| format!("{x:.2}×")),
+        );
+    }
+    for size in [4096, 16384] {
+        let m = throughput_measure(size, true);
+        let ratio = get(&m, o)
+            .zip(get(&m, Contestant::Plain))
+            .map(|(a, b)| a / b);
+        check(
+            &format!("{m}: ours ≥ 0.95× plain actix-web"),
+            ratio.map(|x| x >= 0.95),
             ratio.map_or("-".into(), |x| format!("{x:.2}×")),
         );
     }
@@ -932,8 +958,10 @@ pub fn run_all(cfg: &Config, what: &[&str]) -> bool {
     let mut rows = Vec::new();
     let want = |w: &str| what.contains(&"all") || what.contains(&w);
     if want("throughput") {
-        rows.extend(throughput(cfg, 64));
-        rows.extend(throughput(cfg, 4096));
+        for size in [64, 4096, 16384] {
+            rows.extend(throughput(cfg, size, true));
+            rows.extend(throughput(cfg, size, false));
+        }
     }
     if want("idle") {
         let (mem, cpu) = idle_and_heartbeat(cfg);

@@ -27,6 +27,8 @@ pub struct Params {
     /// `buf`: back-pressure / coalescing limit for **ours** (`Sse::buffer_size`);
     /// absent: the runtime's default. For experiments only; the table uses the default.
     pub buf: Option<usize>,
+    /// `ids=1`: every `/stream` event carries `id: <i>`, `i` counting from 0 (default off).
+    pub ids: bool,
 }
 
 impl Default for Params {
@@ -37,6 +39,7 @@ impl Default for Params {
             hb_ms: 1000,
             secs: 10,
             buf: None,
+            ids: false,
         }
     }
 }
@@ -53,6 +56,7 @@ impl Params {
                 "hb_ms" => p.hb_ms = v.parse().unwrap_or(p.hb_ms).max(1),
                 "secs" => p.secs = v.parse().unwrap_or(p.secs),
                 "buf" => p.buf = v.parse().ok(),
+                "ids" => p.ids = v == "1",
                 _ => {}
             }
         }
@@ -78,6 +82,16 @@ pub fn payload(size: usize) -> String {
 /// One event on the wire, as every contestant frames a single-line `data` event.
 pub fn frame(data: &str) -> String {
     format!("data: {data}\n\n")
+}
+
+/// Appends event `i` of `/stream?ids=1` as every contestant frames it:
+/// `id: <i>\ndata: <data>\n\n`.
+pub fn frame_with_id(buf: &mut bytes::BytesMut, i: u64, data: &str) {
+    buf.extend_from_slice(b"id: ");
+    buf.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+    buf.extend_from_slice(b"\ndata: ");
+    buf.extend_from_slice(data.as_bytes());
+    buf.extend_from_slice(b"\n\n");
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process on the machine, so a
@@ -118,7 +132,14 @@ mod tests {
     #[test]
     fn params_and_fanout_round_trip() {
         let p = Params::parse("n=5&size=4096&hb_ms=0&zz=1&secs");
-        assert_eq!((p.n, p.size, p.hb_ms, p.secs), (5, 4096, 1, 10));
+        assert_eq!(
+            (p.n, p.size, p.hb_ms, p.secs, p.ids),
+            (5, 4096, 1, 10, false)
+        );
+        assert!(Params::parse("ids=1").ids);
+        let mut buf = bytes::BytesMut::new();
+        frame_with_id(&mut buf, 42, "x");
+        assert_eq!(&buf[..], b"id: 42\ndata: x\n\n");
         let m = fanout_message(7);
         assert_eq!(m.len(), FANOUT_PAYLOAD);
         let (seq, t) = parse_fanout(m.as_bytes()).unwrap();

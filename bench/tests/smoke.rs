@@ -13,16 +13,18 @@ fn smoke(c: Contestant) {
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_actix-sse-bench"));
     let server = Server::start(exe, c, false).unwrap_or_else(|e| panic!("{c}: {e}"));
     block_on(async {
-        for (n, size) in [(1000, 64), (50, 4096), (1, 0), (0, 64)] {
-            if c == Contestant::Axum && size == 0 {
-                // axum 0.8 writes an empty-data event as a bare "\n" (no `data:` line),
-                // which dispatches nothing: a real wire bug, not the bench's.
-                continue;
+        for ids in [false, true] {
+            for (n, size) in [(1000, 64), (50, 4096), (20, 16384), (1, 0), (0, 64)] {
+                if c == Contestant::Axum && size == 0 {
+                    // axum 0.8 writes an empty-data event as a bare "\n" (no `data:` line),
+                    // which dispatches nothing: a real wire bug, not the bench's.
+                    continue;
+                }
+                let run = stream_once(server.addr, n, size, ids)
+                    .await
+                    .unwrap_or_else(|e| panic!("{c} /stream n={n} size={size} ids={ids}: {e}"));
+                assert_eq!(run.events, n);
             }
-            let run = stream_once(server.addr, n, size)
-                .await
-                .unwrap_or_else(|e| panic!("{c} /stream n={n} size={size}: {e}"));
-            assert_eq!(run.events, n);
         }
         let idle = idle_run(
             &server,

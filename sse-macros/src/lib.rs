@@ -52,7 +52,12 @@ mod validate;
 /// - `send!(value)` sends one event: an `Event` as is, a `String`/`&str` as its data; with
 ///   `serialize = ..`, any value the serializer accepts.
 /// - `send!(value, event = .., id = .., retry = .., comment = ..)` sets fields (any of them,
-///   in any order; `retry` takes a `Duration` or a literal like `"3s"`).
+///   in any order; `retry` takes a `Duration` or a literal like `"3s"`). `event`, `id` and
+///   `comment` take any `Display` value; each is written straight into the stream's buffer
+///   (`Fields`): integers are formatted in place, strings copied once, other values
+///   formatted into the buffer, so a string sent with an integer or string id allocates
+///   nothing. An `event` with CR or LF, or an `id` with CR, LF or NUL, refuses the event
+///   (`SendError::Invalid`; nothing of it is written).
 /// - `send!(..)` waits while the client is not reading (back-pressure) and evaluates to
 ///   `Result<(), SendError>`, so `send!(x)?` works when `E: From<SendError>`. As a statement,
 ///   `send!(x);` needs no handling: a refused event is logged (the stream being closed is

@@ -295,11 +295,11 @@ impl<'a> Rewrite<'a> {
         let value = &parsed.value;
         let vspan = value.span();
         let mut fields = TokenStream::new();
+        // Whether a field value goes through the `ValueKind`/`DisplayKind` choice, whose
+        // traits the expansion then imports.
+        let mut kinds = false;
         for (name, expr) in &parsed.fields {
-            let method = match name.to_string().as_str() {
-                "comment" => Ident::new("with_comment", name.span()),
-                other => Ident::new(other, name.span()),
-            };
+            let method = Ident::new(&name.to_string(), name.span());
             let arg = match (name == "retry", expr) {
                 // `retry = "3s"` is checked at compile time, like the attribute's.
                 (
@@ -308,7 +308,20 @@ impl<'a> Rewrite<'a> {
                         lit: Lit::Str(s), ..
                     }),
                 ) => duration_arg(s)?,
-                _ => expr.to_token_stream(),
+                (true, _) => expr.to_token_stream(),
+                // Input:  id = x
+                // Output: id(match x { v => (&FieldKind(&v)).__sse_field_kind().field(v) })
+                // `x` itself if it is a `FieldValue` (an integer, a string), written
+                // without formatting, else `Formatted(x)`; see `__private::ValueKind`.
+                (false, _) => {
+                    kinds = true;
+                    let v = Ident::new("__sse_value", Span::mixed_site());
+                    quote_spanned! {expr.span()=>
+                        match #expr {
+                            #v => (&#krate::__private::FieldKind(&#v)).__sse_field_kind().field(#v)
+                        }
+                    }
+                }
             };
             fields.extend(quote_spanned!(expr.span()=> .#method(#arg)));
         }
@@ -324,32 +337,34 @@ impl<'a> Rewrite<'a> {
                 quote_spanned!(vspan=> #krate::__private::Sender::send(&#tx, #value).await)
             }
             // Input:  send!(value, event = "e", id = 1)
-            // Output: Sender::send_with(&__tx, value, Event::new().event("e").id(1)).await
+            // Output: { use ..; Sender::send_with(&__tx, value, Fields::new().event(..).id(..)).await }
             Mode::Push { serializer: None } => {
-                quote_spanned! {vspan=>
+                let call = quote_spanned! {vspan=>
                     #krate::__private::Sender::send_with(
                         &#tx,
                         #value,
-                        #krate::__private::Event::new() #fields,
+                        #krate::__private::Fields::new() #fields,
                     )
                     .await
-                }
+                };
+                with_kinds(&krate, kinds, vspan, call)
             }
             // Input:  send!(value, event = "e")   with `serialize = json`
-            // Output: send_serialized(&__tx, &value, &Json, Event::new().event("e")).await
+            // Output: { use ..; send_serialized(&__tx, &value, &Json, Fields::new().event(..)).await }
             Mode::Push {
                 serializer: Some(ser),
             } => {
                 let ser = set_span(ser.clone(), vspan);
-                quote_spanned! {vspan=>
+                let call = quote_spanned! {vspan=>
                     #krate::__private::send_serialized(
                         &#tx,
                         &(#value),
                         &#ser,
-                        #krate::__private::Event::new() #fields,
+                        #krate::__private::Fields::new() #fields,
                     )
                     .await
-                }
+                };
+                with_kinds(&krate, kinds, vspan, call)
             }
             Mode::Stream => unreachable!("reported before"),
         })
@@ -616,6 +631,21 @@ fn parse_send(input: ParseStream<'_>) -> syn::Result<SendArgs> {
         fields.push((name, input.parse()?));
     }
     Ok(SendArgs { value, fields })
+}
+
+/// `call` in a block that imports the traits the field values' `__sse_field_kind()` calls
+/// need, if there are any.
+fn with_kinds(krate: &TokenStream, kinds: bool, span: Span, call: TokenStream) -> TokenStream {
+    if !kinds {
+        return call;
+    }
+    quote_spanned! {span=>
+        {
+            #[allow(unused_imports)]
+            use #krate::__private::{DisplayKind as _, ValueKind as _};
+            #call
+        }
+    }
 }
 
 fn duration_arg(lit: &LitStr) -> syn::Result<TokenStream> {

@@ -4,7 +4,7 @@ use std::{borrow::Cow, fmt, time::Duration};
 
 use bytes::BytesMut;
 
-use crate::encode;
+use crate::{encode, EventFields};
 
 /// One Server-Sent Event: `data`, an `event` type, an `id`, a `retry` hint and comments.
 ///
@@ -205,6 +205,10 @@ pub struct InvalidEvent {
 }
 
 impl InvalidEvent {
+    pub(crate) fn new(field: Field, byte: u8, index: usize) -> Self {
+        Self { field, byte, index }
+    }
+
     /// The refused field.
     pub fn field(&self) -> Field {
         self.field
@@ -285,17 +289,23 @@ pub trait IntoEvent: Sized {
     }
 
     /// Appends the encoding with the `event`, `id`, `retry` and comment that `fields` sets
-    /// (they replace the value's own); `fields`' data is ignored. What
-    /// `send!(value, id = 1)` calls. Strings are written straight into the buffer, without
-    /// building an [`Event`] first.
+    /// (they replace the value's own). What `send!(value, id = 1)` calls. Strings are
+    /// written straight into the buffer, without building an [`Event`] first.
     #[doc(hidden)]
-    fn encode_with_fields(self, fields: Event, out: &mut Out<'_>) -> Result<(), InvalidEvent> {
-        let mut ev = self.into_event();
-        ev.comment = fields.comment.or(ev.comment);
-        ev.event = fields.event.or(ev.event);
-        ev.id = fields.id.or(ev.id);
-        ev.retry = fields.retry.or(ev.retry);
-        ev.encode(out.0)
+    fn encode_with_fields(
+        self,
+        fields: &impl EventFields,
+        out: &mut Out<'_>,
+    ) -> Result<(), InvalidEvent> {
+        let ev = self.into_event();
+        let dispatches = fields.__write(out.0, Some(&ev))?;
+        if let Some(data) = &ev.data {
+            encode::data(out.0, data.as_bytes());
+        }
+        if dispatches || ev.data.is_some() {
+            out.0.extend_from_slice(b"\n");
+        }
+        Ok(())
     }
 }
 
@@ -333,10 +343,14 @@ macro_rules! data_impls {
                 Event::data(self)
             }
 
-            fn encode_with_fields(self, fields: Event, out: &mut Out<'_>) -> Result<(), InvalidEvent> {
-                fields.validate()?;
+            #[inline]
+            fn encode_with_fields(
+                self,
+                fields: &impl EventFields,
+                out: &mut Out<'_>,
+            ) -> Result<(), InvalidEvent> {
+                fields.__write(out.0, None)?;
                 let data: &str = &self;
-                encode::fields(out.0, &fields);
                 encode::data(out.0, data.as_bytes());
                 out.0.extend_from_slice(b"\n");
                 Ok(())

@@ -16,6 +16,7 @@
 mod channels;
 mod encode;
 mod event;
+mod fields;
 mod lifecycle;
 mod response;
 mod serialize;
@@ -29,6 +30,9 @@ pub use channels::{
     Subscription,
 };
 pub use event::{Event, Field, IntoEvent, InvalidEvent};
+#[doc(hidden)]
+pub use fields::Slot;
+pub use fields::{EventFields, FieldValue, Fields, Formatted, Unset};
 pub use lifecycle::{Notified, ServerSetup, Shutdown, SseServerExt, DEFAULT_SEND_TIMEOUT};
 pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};
 pub use session::{InvalidLastEventId, LastEventId, SseSession};

@@ -3,17 +3,19 @@
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
-    cell::Cell,
+    cell::{Cell, RefCell},
     future::poll_fn,
+    net::Ipv4Addr,
     rc::Rc,
     sync::atomic::{AtomicIsize, Ordering},
     task::Poll,
+    time::Duration,
 };
 
 mod common;
 
 use common::{next_chunk, Body};
-use sse_runtime::{Event, Sse};
+use sse_runtime::{Fields, Formatted, SendError, Sse};
 
 struct Counting;
 
@@ -66,42 +68,99 @@ async fn yield_to_body() {
     .await
 }
 
-/// What `send!("..")` and `send!(text, event = .., id = ..)` call, counted around the whole
-/// call through the stream's `Sender`, once the stream's buffer exists.
+/// Allocations of `f`'s call, counted around the whole call (the fields are built inside
+/// it).
+async fn counted<F: std::future::Future<Output = ()>>(f: impl FnOnce() -> F) -> usize {
+    let before = allocations();
+    f().await;
+    allocations() - before
+}
+
+/// What `send!("..")` and `send!(text, event = .., id = .., retry = ..)` call, counted around
+/// the whole call through the stream's `Sender` — building the fields included — once the
+/// stream's buffer exists: integer ids, string ids, `Display` ids, event names, retry.
 #[tokio::test]
 async fn string_events_allocate_nothing_even_with_fields() {
-    let counts = Rc::new(Cell::new((usize::MAX, usize::MAX)));
+    let counts = Rc::new(RefCell::new(Vec::new()));
     let out = counts.clone();
     let text = String::from("line one\nline two");
     let mut body: Body = Box::pin(
         Sse::from_fn(move |tx| async move {
             tx.send("x".repeat(4000)).await.unwrap();
             yield_to_body().await;
+            let record = |what: &'static str, n: usize| out.borrow_mut().push((what, n));
 
-            let before = allocations();
-            tx.send("plain").await.unwrap();
-            let plain = allocations() - before;
-
-            let fields = Event::new().event("update").id(7);
-            let before = allocations();
-            tx.send_with(text.as_str(), fields).await.unwrap();
-            let with_fields = allocations() - before;
-            out.set((plain, with_fields));
+            let n = counted(|| async { tx.send("plain").await.unwrap() }).await;
+            record("send!(\"plain\")", n);
+            let mut id = 6u64;
+            let n = counted(|| async {
+                id += 1;
+                tx.send_with(text.as_str(), Fields::new().event("update").id(id))
+                    .await
+                    .unwrap()
+            })
+            .await;
+            record("send!(text, event = \"update\", id = integer)", n);
+            let name = String::from("room-7");
+            let n = counted(|| async {
+                tx.send_with("s", Fields::new().id(name.as_str()))
+                    .await
+                    .unwrap()
+            })
+            .await;
+            record("send!(\"s\", id = &str)", n);
+            let n = counted(|| async { tx.send_with("s", Fields::new().id(&name)).await.unwrap() })
+                .await;
+            record("send!(\"s\", id = &String)", n);
+            let n = counted(|| async {
+                tx.send_with("d", Fields::new().id(Formatted(Ipv4Addr::LOCALHOST)))
+                    .await
+                    .unwrap()
+            })
+            .await;
+            record("send!(\"d\", id = Display value)", n);
+            let n = counted(|| async {
+                tx.send_with(
+                    "r",
+                    Fields::new()
+                        .retry(Duration::from_secs(3))
+                        .comment("c")
+                        .event("e")
+                        .id(-1i32),
+                )
+                .await
+                .unwrap()
+            })
+            .await;
+            record("send!(\"r\", retry, comment, event, id)", n);
+            // A refused id is rolled back without allocating either.
+            let n = counted(|| async {
+                let r = tx
+                    .send_with("no", Fields::new().event("e").id("1\n2"))
+                    .await;
+                assert!(matches!(r, Err(SendError::Invalid(_))));
+            })
+            .await;
+            record("refused id", n);
         })
         .no_heartbeat(),
     );
     assert_eq!(next_chunk(&mut body).await.len(), 4008);
     let chunk = next_chunk(&mut body).await;
     assert_eq!(
-        &chunk[..],
-        &b"data: plain\n\nevent: update\nid: 7\ndata: line one\ndata: line two\n\n"[..]
+        std::str::from_utf8(&chunk).unwrap(),
+        "data: plain\n\n\
+         event: update\nid: 7\ndata: line one\ndata: line two\n\n\
+         id: room-7\ndata: s\n\n\
+         id: room-7\ndata: s\n\n\
+         id: 127.0.0.1\ndata: d\n\n\
+         : c\nevent: e\nid: -1\nretry: 3000\ndata: r\n\n"
     );
-    let (plain, with_fields) = counts.get();
-    assert_eq!(plain, 0, "send!(\"plain\")");
-    assert_eq!(
-        with_fields, 0,
-        "send!(text, event = .., id = ..) must not copy the data into an Event"
-    );
+    let counts = counts.borrow();
+    assert_eq!(counts.len(), 7);
+    for (what, n) in counts.iter() {
+        assert_eq!(*n, 0, "{what} allocated {n} times");
+    }
 }
 
 /// One 1 MiB event, then small ones: once the large chunk is gone, the stream holds about

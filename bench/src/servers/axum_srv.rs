@@ -11,7 +11,7 @@ use axum::{
 };
 use futures_util::StreamExt as _;
 
-use super::{broadcast_stream, repeat_n, slow_stream, tokio_listener, Hub};
+use super::{broadcast_stream, slow_stream, tokio_listener, Hub};
 use crate::proto::{payload, Params};
 
 type AxumHub = Arc<Hub<Arc<str>>>;
@@ -45,7 +45,17 @@ fn data_event(d: Arc<str>) -> Result<Event, Infallible> {
 async fn stream(uri: Uri) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let p = params(&uri);
     let data: Arc<str> = payload(p.size).into();
-    Sse::new(repeat_n(data, p.n).map(data_event))
+    let ids = p.ids;
+    // Its `Event::id` takes any `AsRef<str>` and writes it into the event's buffer.
+    Sse::new(futures_util::stream::iter(0..p.n).map(move |i| {
+        let ev = Event::default();
+        let ev = if ids {
+            ev.id(itoa::Buffer::new().format(i))
+        } else {
+            ev
+        };
+        Ok(ev.data(&*data))
+    }))
 }
 
 async fn idle(uri: Uri) -> impl axum::response::IntoResponse {

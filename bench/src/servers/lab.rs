@@ -6,9 +6,9 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use actix_web_lab::sse::{Data, Event, Sse};
 use bytestring::ByteString;
-use futures_util::StreamExt as _;
+use futures_util::{stream, StreamExt as _};
 
-use super::{actix_serve, broadcast_stream, repeat_n, slow_stream, Hub};
+use super::{actix_serve, broadcast_stream, slow_stream, Hub};
 use crate::proto::{payload, Params};
 
 type LabHub = Hub<ByteString>;
@@ -31,7 +31,17 @@ fn data_event(d: ByteString) -> Event {
 async fn stream(req: HttpRequest) -> impl Responder {
     let p = Params::parse(req.query_string());
     let data = ByteString::from(payload(p.size));
-    Sse::from_infallible_stream(repeat_n(data, p.n).map(data_event))
+    let ids = p.ids;
+    // Its `Data::id` takes an owned `ByteString`: one small allocation per id.
+    let events = stream::iter(0..p.n).map(move |i| {
+        let d = Data::new(data.clone());
+        Event::Data(if ids {
+            d.id(itoa::Buffer::new().format(i))
+        } else {
+            d
+        })
+    });
+    Sse::from_infallible_stream(events)
 }
 
 async fn idle(req: HttpRequest) -> impl Responder {

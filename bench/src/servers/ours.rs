@@ -28,8 +28,14 @@ pub fn serve(port: u16) -> std::io::Result<()> {
 async fn stream_events(req: HttpRequest) -> Result<(), SendError> {
     let p = Params::parse(req.query_string());
     let data = payload(p.size);
-    for _ in 0..p.n {
-        send!(data.as_str())?;
+    if p.ids {
+        for i in 0..p.n {
+            send!(data.as_str(), id = i)?;
+        }
+    } else {
+        for _ in 0..p.n {
+            send!(data.as_str())?;
+        }
     }
     Ok(())
 }
@@ -42,8 +48,13 @@ async fn stream(req: HttpRequest) -> impl Responder {
     let data = payload(p.size);
     Either::Right(
         Sse::from_fn(move |tx| async move {
-            for _ in 0..p.n {
-                tx.send(data.as_str()).await?;
+            for i in 0..p.n {
+                if p.ids {
+                    tx.send_with(data.as_str(), actix_sse::Fields::new().id(i))
+                        .await?;
+                } else {
+                    tx.send(data.as_str()).await?;
+                }
             }
             Ok::<(), SendError>(())
         })

@@ -12,7 +12,7 @@ use tokio::{
 };
 
 use super::{tokio_listener, Hub};
-use crate::proto::{frame, payload, Params, SLOW_PER_TICK};
+use crate::proto::{frame, frame_with_id, payload, Params, SLOW_PER_TICK};
 
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
 cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
@@ -80,6 +80,28 @@ async fn conn(mut sock: TcpStream, hub: RawHub) -> std::io::Result<()> {
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let p = Params::parse(query);
     match path {
+        "/stream" if p.ids => {
+            sock.write_all(HEAD).await?;
+            // Events differ by their id: framed into one ~64 KiB chunk at a time, behind a
+            // chunk-size line of fixed width (leading zeros are valid) filled in last.
+            let data = payload(p.size);
+            let mut buf = BytesMut::with_capacity(BATCH + data.len() + 64);
+            let mut i = 0;
+            while i < p.n {
+                buf.clear();
+                buf.put_slice(b"00000000\r\n");
+                while i < p.n && buf.len() < BATCH {
+                    frame_with_id(&mut buf, i, &data);
+                    i += 1;
+                }
+                let size = format!("{:08x}", buf.len() - 10);
+                buf[..8].copy_from_slice(size.as_bytes());
+                buf.put_slice(b"\r\n");
+                sock.write_all(&buf).await?;
+            }
+            sock.write_all(LAST_CHUNK).await?;
+            let _ = sock.read(&mut [0u8; 1]).await;
+        }
         "/stream" => {
             sock.write_all(HEAD).await?;
             let f = frame(&payload(p.size));

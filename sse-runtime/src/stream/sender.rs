@@ -6,8 +6,7 @@ use bytes::BytesMut;
 
 use super::shared::Shared;
 use crate::{
-    encode, event::sealed::Out, serialize, Event, IntoEvent, InvalidEvent, SerializeError,
-    Serializer,
+    event::sealed::Out, serialize, EventFields, IntoEvent, InvalidEvent, SerializeError, Serializer,
 };
 
 /// Sends events into one stream: what `send!` calls. Cheap to clone; not `Send` (it lives
@@ -37,7 +36,7 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// Sends one event: an [`Event`], or a string as its `data`.
+    /// Sends one event: an [`Event`](crate::Event), or a string as its `data`.
     ///
     /// Errors: [`SendError::Invalid`] if the event would inject fields (nothing is written
     /// and the stream goes on), [`SendError::Closed`] once the stream has ended.
@@ -51,25 +50,35 @@ impl Sender {
         self.commit(|buf| event.encode_into(&mut Out(buf)).map_err(SendError::Invalid))
     }
 
-    /// Sends `value` (an [`Event`] or a string) with the `event`, `id`, `retry` and comment
-    /// that `fields` sets, replacing the value's own: `send!(text, id = 7)`. A string is
-    /// written straight into the buffer, like [`send`](Self::send).
-    pub async fn send_with(&self, value: impl IntoEvent, fields: Event) -> Result<(), SendError> {
+    /// Sends `value` (an [`Event`](crate::Event) or a string) with the `event`, `id`, `retry` and comment
+    /// that `fields` sets, replacing the value's own: what `send!(text, id = 7)` calls.
+    ///
+    /// With [`Fields`](crate::Fields) every field is written straight into the stream's buffer, and a
+    /// string value too: `tx.send_with("text", Fields::new().id(7))` allocates nothing.
+    /// An [`Event`](crate::Event) is accepted as `fields` too (its data is ignored).
+    ///
+    /// Errors: as [`send`](Self::send).
+    pub async fn send_with(
+        &self,
+        value: impl IntoEvent,
+        fields: impl EventFields,
+    ) -> Result<(), SendError> {
         self.ready().await?;
         self.commit(|buf| {
             value
-                .encode_with_fields(fields, &mut Out(buf))
+                .encode_with_fields(&fields, &mut Out(buf))
                 .map_err(SendError::Invalid)
         })
     }
 
     /// Sends `value` through `serializer` as the event's data, with the other fields
-    /// (`event`, `id`, `retry`, comment) taken from `fields` (its data, if any, is ignored).
+    /// (`event`, `id`, `retry`, comment) taken from `fields`: [`Fields`](crate::Fields), or an [`Event`](crate::Event)
+    /// (its data, if any, is ignored).
     pub async fn send_serialized<T, S>(
         &self,
         value: &T,
         serializer: &S,
-        fields: Event,
+        fields: impl EventFields,
     ) -> Result<(), SendError>
     where
         T: ?Sized,
@@ -121,10 +130,9 @@ pub(super) fn encode_serialized<T: ?Sized, S: Serializer<T> + ?Sized>(
     buf: &mut BytesMut,
     value: &T,
     serializer: &S,
-    fields: &Event,
+    fields: &impl EventFields,
 ) -> Result<(), SendError> {
-    fields.validate().map_err(SendError::Invalid)?;
-    encode::fields(buf, fields);
+    fields.__write(buf, None).map_err(SendError::Invalid)?;
     serialize::write_data(serializer, value, buf).map_err(SendError::Serialize)?;
     buf.extend_from_slice(b"\n");
     Ok(())

@@ -13,7 +13,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use super::{sender::encode_serialized, shared::Shared, start::Answer};
-use crate::{event::sealed::Out, Event, IntoEvent, Serializer};
+use crate::{event::sealed::Out, IntoEvent, Serializer};
 
 mod sealed {
     use super::*;
@@ -164,7 +164,7 @@ pub struct WithSerializer<S>(pub S);
 
 impl<T, S: Serializer<T>> ItemEncoder<T> for WithSerializer<S> {
     fn encode(&self, item: T, buf: &mut BytesMut) -> Result<(), ItemError> {
-        encode_serialized(buf, &item, &self.0, &Event::new())
+        encode_serialized(buf, &item, &self.0, &crate::Fields::new())
             .map_err(|e| ItemError::Skip(e.to_string()))
     }
 }

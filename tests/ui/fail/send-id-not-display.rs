@@ -1,0 +1,10 @@
+use actix_sse::prelude::*;
+
+struct Opaque;
+
+#[sse("/events")]
+async fn events() {
+    send!("data", id = Opaque);
+}
+
+fn main() {}
