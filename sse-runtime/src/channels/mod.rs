@@ -220,9 +220,12 @@ impl Channels {
     /// [`ChannelsBuilder::connect_redis`].
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), actix_sse::BackendError> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actix_sse::BackendError> {
     /// let channels = actix_sse::Channels::redis("redis://127.0.0.1:6379/").await?;
-    /// # drop(channels); Ok(()) }
+    /// # drop(channels);
+    /// # Ok(())
+    /// # }
     /// ```
     ///
     /// # Errors
