@@ -461,7 +461,7 @@ pub async fn bare_run(server: &ChanServer, conns: usize) -> Result<f64, Error> {
         let (sem, crowd, addr) = (sem.clone(), crowd.clone(), server.addr);
         set.spawn_local(async move {
             let permit = sem.acquire().await;
-            let mut c = match crate::client::open(addr, "/bare", 1024, |_: &[u8]| {}).await {
+            let mut c = match crate::client::open(addr, "/bare", 1024, false, |_: &[u8]| {}).await {
                 Ok(c) => c,
                 Err(e) => return crowd.error(e),
             };
