@@ -310,7 +310,14 @@ impl<S: Source> Sse<S> {
         let core = this.core;
         match core.state {
             State::Finished => return Poll::Ready(None),
-            State::Panicked => return Poll::Ready(core.fail()),
+            State::Panicked => {
+                // What was sent before the panic goes first (it is still buffered when
+                // the panic came before the head, under `Sse::start`).
+                if let Some(chunk) = core.take_chunk() {
+                    return Poll::Ready(Some(Ok(chunk)));
+                }
+                return Poll::Ready(core.fail());
+            }
             State::Running | State::SourceDone => {}
         }
         core.begin();
