@@ -36,8 +36,8 @@ pub use event::{Event, Field, IntoEvent, InvalidEvent};
 #[doc(hidden)]
 pub use fields::Slot;
 pub use fields::{EventFields, FieldValue, Fields, Formatted, Unset};
-pub use metrics::{metrics, Metrics};
 pub use lifecycle::{Notified, ServerSetup, Shutdown, SseServerExt, DEFAULT_SEND_TIMEOUT};
+pub use metrics::{metrics, Metrics};
 pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};
 pub use session::{InvalidLastEventId, LastEventId, SseSession};
 pub use stream::{

@@ -22,8 +22,8 @@ use super::{
 };
 use crate::{
     encode,
-    metrics::{self, EndReason, COUNTERS},
     lifecycle::{Shutdown, Watch},
+    metrics::{self, EndReason, COUNTERS},
     Event, InvalidEvent, Serializer, SseSession,
 };
 

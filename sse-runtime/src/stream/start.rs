@@ -249,9 +249,7 @@ pub(crate) fn stream_response<B: MessageBody>(
     shared.head_sent.set(true);
     metrics::add(&COUNTERS.streams_opened, 1);
     if log::log_enabled!(target: "actix_sse", log::Level::Debug) {
-        let route = req
-            .match_pattern()
-            .unwrap_or_else(|| req.path().to_owned());
+        let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
         log::debug!(target: "actix_sse", "SSE stream start: {route}");
         *shared.route.borrow_mut() = Some(route.into());
     }
