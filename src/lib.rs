@@ -41,7 +41,7 @@
 //! - the runtime under the macro ([`Event`], [`Sse`], [`Sender`], [`SseSession`],
 //!   [`Json`]), usable on its own;
 //! - [`SseServerExt`]: the `HttpServer` settings an SSE server needs, in one call;
-//! - [`test`]: a test client that reads a handler's events through `actix_web::test`;
+//! - [`test`](mod@test): a test client that reads a handler's events through `actix_web::test`;
 //! - [`metrics()`]: process-wide counters (open streams, events, how streams ended) for
 //!   monitoring, with a Prometheus rendering.
 //!

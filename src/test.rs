@@ -1,5 +1,5 @@
 //! A test client for SSE handlers: open an `#[sse]` service (or any responder) through
-//! [`actix_web::test`], without a socket, and read the events it sends.
+//! [`actix_web::test`](mod@actix_web::test), without a socket, and read the events it sends.
 //!
 //! ```
 //! use actix_sse::prelude::*;
