@@ -40,7 +40,10 @@
 //!   `Last-Event-ID` ([`LastEventId`]); in-process, or on Redis with the `redis` feature;
 //! - the runtime under the macro ([`Event`], [`Sse`], [`Sender`], [`SseSession`],
 //!   [`Json`]), usable on its own;
-//! - [`SseServerExt`]: the `HttpServer` settings an SSE server needs, in one call.
+//! - [`SseServerExt`]: the `HttpServer` settings an SSE server needs, in one call;
+//! - [`test`](mod@test): a test client that reads a handler's events through `actix_web::test`;
+//! - [`metrics()`]: process-wide counters (open streams, events, how streams ended) for
+//!   monitoring, with a Prometheus rendering.
 //!
 //! `use actix_sse::prelude::*;` brings what handlers need.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
@@ -57,6 +60,8 @@ pub use sse_macros::sse;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 pub use sse_runtime::*;
+
+pub mod test;
 
 /// The `Stream` trait (from `futures-core`), for stream-style handlers'
 /// `-> impl Stream<Item = ..>`.

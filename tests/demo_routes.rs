@@ -1,124 +1,158 @@
-//! The demo's routes reproduce Ktor's SSE documentation, read over real HTTP with an
-//! independent parser (`eventsource-stream`).
-
-mod common;
+//! The demo's routes reproduce Ktor's SSE documentation: read through `actix_web::test`
+//! with the test client, on tokio's paused clock (the timings are exact and take no time).
+//! The demo over real sockets: `demo_process.rs` (the binary) and `browser.rs` (Chromium).
 
 #[path = "../examples/demo/main.rs"]
 #[allow(dead_code)]
 mod demo;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::App;
-use common::{events, within};
-use futures_util::StreamExt;
+use actix_sse::test::{self as sse_test, Message, ReceivedEvent};
+use actix_web::{test::init_service, App};
+use tokio::time::Instant;
+
+/// `gap` is `expected` on the paused clock (whose timers round up to the next ms).
+#[track_caller]
+fn assert_gap(gap: Duration, expected: Duration) {
+    assert!(
+        gap >= expected && gap <= expected + Duration::from_millis(2),
+        "{gap:?} apart, expected {expected:?}"
+    );
+}
 
 #[actix_web::test]
 async fn events_are_six_messages_one_second_apart_then_a_clean_end() {
-    let (addr, _srv) = serve!(|| App::new().configure(demo::configure));
-    let (status, headers, mut evs) = events(&format!("http://{addr}/events"), &[]).await;
-    assert_eq!(status, 200);
-    assert_eq!(headers.get("content-type").unwrap(), "text/event-stream");
-    let mut arrivals = Vec::new();
-    let start = Instant::now();
-    while let Some(ev) = within(5, "next event", evs.next()).await {
-        assert_eq!(ev.event, "message");
-        arrivals.push((start.elapsed(), ev.data));
+    tokio::time::pause();
+    let app = init_service(App::new().configure(demo::configure)).await;
+    let mut last = Instant::now();
+    let mut stream = sse_test::get(&app, "/events").await;
+    assert!(stream.is_event_stream());
+    for i in 0..6 {
+        stream.assert_event(format!("this is SSE #{i}")).await;
+        let expected = Duration::from_secs(if i == 0 { 0 } else { 1 });
+        assert_gap(last.elapsed(), expected);
+        last = Instant::now();
     }
-    let data: Vec<&str> = arrivals.iter().map(|(_, d)| d.as_str()).collect();
-    assert_eq!(
-        data,
-        (0..6)
-            .map(|i| format!("this is SSE #{i}"))
-            .collect::<Vec<_>>()
-    );
-    for pair in arrivals.windows(2) {
-        let gap = pair[1].0 - pair[0].0;
-        assert!(
-            gap > Duration::from_millis(900) && gap < Duration::from_millis(1500),
-            "gap {gap:?} between {:?} and {:?}",
-            pair[0].1,
-            pair[1].1
-        );
-    }
+    stream.assert_end().await;
+    assert_gap(last.elapsed(), Duration::from_secs(1));
 }
 
 #[actix_web::test]
 async fn heartbeat_sends_the_custom_event_every_10ms() {
-    let (addr, _srv) = serve!(|| App::new().configure(demo::configure));
-    let (_, _, mut evs) = events(&format!("http://{addr}/heartbeat"), &[]).await;
-    let start = Instant::now();
-    let mut beats = 0;
-    while start.elapsed() < Duration::from_millis(1500) {
-        let ev = within(5, "heartbeat", evs.next())
-            .await
-            .expect("stream open");
-        assert_eq!(
-            (ev.event.as_str(), ev.data.as_str()),
-            ("message", "heartbeat")
-        );
-        beats += 1;
+    tokio::time::pause();
+    let app = init_service(App::new().configure(demo::configure)).await;
+    let mut last = Instant::now();
+    let mut stream = sse_test::get(&app, "/heartbeat").await;
+    for _ in 0..150 {
+        stream.assert_event("heartbeat").await;
+        assert_gap(last.elapsed(), Duration::from_millis(10));
+        last = Instant::now();
     }
-    assert!(beats >= 40, "{beats} heartbeats in 1.5 s");
 }
 
 #[actix_web::test]
 async fn json_sends_the_two_objects_with_camel_case_names() {
-    let (addr, _srv) = serve!(|| App::new().configure(demo::configure));
-    let (_, _, evs) = events(&format!("http://{addr}/json"), &[]).await;
-    let data: Vec<String> = within(5, "json", evs.map(|e| e.data).collect()).await;
-    assert_eq!(
-        data,
-        [
-            r#"{"id":0,"firstName":"Jet","lastName":"Brains"}"#,
-            r#"{"id":0,"prices":[100,200]}"#
-        ]
-    );
+    let app = init_service(App::new().configure(demo::configure)).await;
+    let mut stream = sse_test::get(&app, "/json").await;
+    stream
+        .assert_event(r#"{"id":0,"firstName":"Jet","lastName":"Brains"}"#)
+        .await;
+    stream.assert_event(r#"{"id":0,"prices":[100,200]}"#).await;
+    stream.assert_end().await;
 }
 
 #[actix_web::test]
 async fn the_route_without_a_path_is_mounted_by_hand() {
-    let (addr, _srv) = serve!(|| App::new().configure(demo::configure));
-    let (_, _, evs) = events(
-        &format!("http://{addr}/feed"),
-        &[("user-agent", b"test-agent")],
-    )
-    .await;
-    let got: Vec<(String, String)> =
-        within(5, "feed", evs.map(|e| (e.event, e.data)).collect()).await;
-    assert_eq!(
-        got[0],
-        ("greeting".to_owned(), "hello, test-agent".to_owned())
-    );
-    assert_eq!(got.len(), 4);
+    tokio::time::pause();
+    let app = init_service(App::new().configure(demo::configure)).await;
+    let mut stream = sse_test::get(&app, "/feed")
+        .header(("user-agent", "test-agent"))
+        .await;
+    stream
+        .assert_event(ReceivedEvent::data("hello, test-agent").event("greeting"))
+        .await;
+    for i in 1..=3 {
+        stream.assert_event(format!("feed item {i}")).await;
+    }
+    stream.assert_end().await;
 }
 
 #[actix_web::test]
 async fn counter_resumes_after_last_event_id_and_stops_at_9() {
-    let (addr, _srv) = serve!(|| App::new().configure(demo::configure));
-    let url = format!("http://{addr}/counter");
-    let (_, _, evs) = events(&url, &[("last-event-id", b"3")]).await;
-    let got: Vec<(String, String, String)> =
-        within(5, "counter", evs.map(|e| (e.event, e.data, e.id)).collect()).await;
-    assert_eq!(got[0].1, "resumed after id 3");
-    let ids: Vec<&str> = got[1..].iter().map(|(_, _, id)| id.as_str()).collect();
-    assert_eq!(ids, ["4", "5", "6", "7", "8"]);
+    tokio::time::pause();
+    let app = init_service(App::new().configure(demo::configure)).await;
+    let mut stream = sse_test::get(&app, "/counter").last_event_id(3).await;
+    assert_eq!(
+        stream.next().await,
+        Some(Message::Retry(Duration::from_secs(1)))
+    );
+    stream
+        .assert_event(ReceivedEvent::data("resumed after id 3").event("session"))
+        .await;
+    for n in 4..=8 {
+        stream
+            .assert_event(ReceivedEvent::data(n.to_string()).id(n.to_string()))
+            .await;
+    }
+    stream.assert_end().await;
 
     // The last stretch stops at 9 …
-    let (_, _, evs) = events(&url, &[("last-event-id", b"7")]).await;
-    let got: Vec<String> = within(5, "counter", evs.map(|e| e.id).collect()).await;
-    assert_eq!(got[1..], ["8", "9"]);
+    let mut stream = sse_test::get(&app, "/counter").last_event_id(7).await;
+    let ids: Vec<String> = stream.events().await.into_iter().map(|e| e.id).collect();
+    assert_eq!(ids, ["", "8", "9"]);
 
     // … and a client that has 9 is told to stop (WIRE 36).
-    let resp = within(
-        5,
-        "the 204",
-        awc::Client::new()
-            .get(&url)
-            .insert_header(("last-event-id", "9"))
-            .send(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(resp.status(), 204);
+    let stream = sse_test::get(&app, "/counter").last_event_id(9).await;
+    assert_eq!(stream.status(), 204);
+}
+
+#[actix_web::test]
+async fn metrics_are_served_in_the_prometheus_text_format() {
+    let app = init_service(App::new().configure(demo::configure)).await;
+    // Another test of this binary may run meanwhile: counters only grow.
+    let before = actix_sse::metrics();
+    let mut stream = sse_test::get(&app, "/json").await;
+    assert_eq!(stream.events().await.len(), 2);
+    drop(stream);
+
+    let mut res = sse_test::get(&app, "/metrics").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = res.text().await;
+    let value = |name: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.split(' ').next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value("actix_sse_streams_opened_total") > before.streams_opened);
+    assert!(value("actix_sse_events_sent_total") >= before.events_sent + 2);
+    assert!(
+        value("actix_sse_streams_ended_total{reason=\"close\"}") > before.ended_close,
+        "{text}"
+    );
+    for name in [
+        "actix_sse_streams_open",
+        "actix_sse_bytes_sent_total",
+        "actix_sse_events_refused_total",
+        "actix_sse_heartbeats_total",
+        "actix_sse_streams_ended_total{reason=\"disconnect\"}",
+        "actix_sse_streams_ended_total{reason=\"error\"}",
+        "actix_sse_streams_ended_total{reason=\"panic\"}",
+        "actix_sse_channel_subscribers_lagged_total{outcome=\"ended\"}",
+        "actix_sse_channel_subscribers_lagged_total{outcome=\"reset\"}",
+    ] {
+        value(name);
+    }
+    // Every sample has its HELP and TYPE.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let name = line.split(['{', ' ']).next().unwrap();
+        assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+        assert!(text.contains(&format!("# HELP {name} ")), "{name}");
+    }
 }

@@ -1,5 +1,7 @@
 //! `#[sse]` handlers served by a real actix-web server on 127.0.0.1, read with a real client
-//! (`awc`) and an independent SSE parser (`eventsource-stream`). Every wait is bounded.
+//! (`awc`) and an independent SSE parser (`eventsource-stream`), or, where only what the
+//! handler sends matters, through `actix_web::test` with the test client (`actix_sse::test`,
+//! on the paused clock for timings). Every wait is bounded.
 
 mod common;
 
@@ -12,8 +14,12 @@ use std::{
     time::Duration,
 };
 
-use actix_sse::{prelude::*, SendError, Stream};
-use actix_web::{guard::GuardContext, web, App, HttpRequest};
+use actix_sse::{
+    prelude::*,
+    test::{self as sse_test, ReceivedEvent},
+    SendError, Stream,
+};
+use actix_web::{guard::GuardContext, test::init_service, web, App, HttpRequest};
 use common::{events, within, Parsed};
 use futures_util::StreamExt;
 
@@ -121,15 +127,17 @@ async fn results() -> impl Stream<Item = Result<String, std::io::Error>> {
 
 #[actix_web::test]
 async fn stream_handlers() {
-    let (addr, _srv) = serve!(|| App::new().service(counted).service(results));
-    let (_, _, stream) = events(&format!("http://{addr}/stream/3"), &[]).await;
-    let data: Vec<_> = all(stream, 5).await.into_iter().map(|e| e.data).collect();
-    assert_eq!(data, ["s0", "s1", "s2"]);
+    let app = init_service(App::new().service(counted).service(results)).await;
+    let mut stream = sse_test::get(&app, "/stream/3").await;
+    for data in ["s0", "s1", "s2"] {
+        stream.assert_event(data).await;
+    }
+    stream.assert_end().await;
 
     // An `Err` item ends the stream cleanly.
-    let (_, _, stream) = events(&format!("http://{addr}/results"), &[]).await;
-    let data: Vec<_> = all(stream, 5).await.into_iter().map(|e| e.data).collect();
-    assert_eq!(data, ["ok"]);
+    let mut stream = sse_test::get(&app, "/results").await;
+    stream.assert_event("ok").await;
+    stream.assert_end().await;
 }
 
 // --- heartbeat ---------------------------------------------------------------------------
@@ -143,17 +151,24 @@ async fn heartbeat() {
 
 #[actix_web::test]
 async fn heartbeat_event_is_sent_while_idle() {
-    let (addr, _srv) = serve!(|| App::new().service(heartbeat));
-    let (_, _, stream) = events(&format!("http://{addr}/hb"), &[]).await;
-    let got = all(stream, 5).await;
-    assert_eq!(got.first(), Some(&ev("message", "start", "")));
-    assert_eq!(got.last(), Some(&ev("message", "end", "")));
-    let beats = got
-        .iter()
-        .filter(|e| **e == ev("hb", "heartbeat", ""))
-        .count();
-    assert!(beats >= 2, "expected heartbeats while idle, got {got:?}");
-    assert_eq!(beats, got.len() - 2, "only heartbeats in between: {got:?}");
+    tokio::time::pause();
+    let app = init_service(App::new().service(heartbeat)).await;
+    let mut stream = sse_test::get(&app, "/hb").await;
+    stream.assert_event("start").await;
+    // 200 ms idle, a heartbeat every 10 ms (the paused clock's timers round up to the
+    // next millisecond: one may be lost to that).
+    let beat = ReceivedEvent::data("heartbeat").event("hb");
+    let mut beats = 0;
+    let end = loop {
+        let got = stream.next_event().await.expect("the end event");
+        if got != beat {
+            break got;
+        }
+        beats += 1;
+    };
+    assert_eq!(end, ReceivedEvent::data("end"));
+    assert!((18..=19).contains(&beats), "{beats} heartbeats in 200 ms");
+    stream.assert_end().await;
 }
 
 // --- serializers --------------------------------------------------------------------------
@@ -195,29 +210,26 @@ async fn json_stream() -> impl Stream<Item = Customer> {
 
 #[actix_web::test]
 async fn serialize_json_and_custom_fn() {
-    let (addr, _srv) = serve!(|| App::new()
-        .service(json)
-        .service(custom)
-        .service(json_stream));
-    let (_, _, stream) = events(&format!("http://{addr}/json"), &[]).await;
-    assert_eq!(
-        all(stream, 5).await,
-        vec![
-            ev("message", r#"{"id":0,"first_name":"Jet"}"#, ""),
-            ev("prices", "[100,200]", "p1"),
-        ]
-    );
-    let (_, _, stream) = events(&format!("http://{addr}/custom"), &[]).await;
-    assert_eq!(all(stream, 5).await, vec![ev("message", "7:ADA", "")]);
-    let (_, _, stream) = events(&format!("http://{addr}/json-stream"), &[]).await;
-    let data: Vec<_> = all(stream, 5).await.into_iter().map(|e| e.data).collect();
-    assert_eq!(
-        data,
-        [
-            r#"{"id":1,"first_name":"x"}"#,
-            r#"{"id":2,"first_name":"x"}"#
-        ]
-    );
+    let app = init_service(
+        App::new()
+            .service(json)
+            .service(custom)
+            .service(json_stream),
+    )
+    .await;
+    let mut stream = sse_test::get(&app, "/json").await;
+    stream.assert_event(r#"{"id":0,"first_name":"Jet"}"#).await;
+    stream
+        .assert_event(ReceivedEvent::data("[100,200]").event("prices").id("p1"))
+        .await;
+    stream.assert_end().await;
+    let mut stream = sse_test::get(&app, "/custom").await;
+    stream.assert_event("7:ADA").await;
+    stream.assert_end().await;
+    let mut stream = sse_test::get(&app, "/json-stream").await;
+    stream.assert_event(r#"{"id":1,"first_name":"x"}"#).await;
+    stream.assert_event(r#"{"id":2,"first_name":"x"}"#).await;
+    stream.assert_end().await;
 }
 
 // --- close, session, errors ------------------------------------------------------------

@@ -118,6 +118,14 @@ async fn feed(req: actix_web::HttpRequest) {
     }
 }
 
+/// The process's SSE counters (open streams, events, bytes, heartbeats, how streams ended)
+/// in the Prometheus text format, for a scraper.
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(actix_sse::metrics().to_prometheus())
+}
+
 async fn page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -132,7 +140,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(json)
         .service(clock)
         .service(counter)
-        .route("/feed", web::get().to(feed));
+        .route("/feed", web::get().to(feed))
+        .route("/metrics", web::get().to(metrics));
 }
 
 #[actix_web::main]

@@ -7,7 +7,9 @@
 //!   `poll_next`, with heartbeat, back-pressure, coalescing, close and panic isolation,
 //! - [`Sender`] (what `send!` calls), [`SseSession`] (close from anywhere) and
 //!   [`LastEventId`] (resume),
-//! - serializers: [`Json`] and any `fn(&T) -> String`.
+//! - serializers: [`Json`] and any `fn(&T) -> String`,
+//! - [`metrics()`]: process-wide counters (open streams, events, bytes, how streams
+//!   ended), with a Prometheus rendering.
 //!
 //! Users normally depend on the facade crate `actix-sse`, which re-exports all of this.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
@@ -18,6 +20,7 @@ mod encode;
 mod event;
 mod fields;
 mod lifecycle;
+mod metrics;
 mod response;
 mod serialize;
 mod session;
@@ -34,6 +37,7 @@ pub use event::{Event, Field, IntoEvent, InvalidEvent};
 pub use fields::Slot;
 pub use fields::{EventFields, FieldValue, Fields, Formatted, Unset};
 pub use lifecycle::{Notified, ServerSetup, Shutdown, SseServerExt, DEFAULT_SEND_TIMEOUT};
+pub use metrics::{metrics, Metrics};
 pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};
 pub use session::{InvalidLastEventId, LastEventId, SseSession};
 pub use stream::{

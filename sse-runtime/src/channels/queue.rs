@@ -14,6 +14,7 @@ use std::{
 use bytes::Bytes;
 
 use super::{lock, Lag};
+use crate::metrics::{self, COUNTERS};
 
 pub(crate) struct Queue {
     /// Subscribed to several topics: publishers wake it only after their publish is
@@ -121,8 +122,12 @@ impl Queue {
                 Lag::End => {
                     st.closed = true;
                     pushed = Pushed::Ended;
+                    metrics::add(&COUNTERS.subscribers_ended_lag, 1);
                 }
-                Lag::Reset => st.reset_at(head(), "lagged"),
+                Lag::Reset => {
+                    st.reset_at(head(), "lagged");
+                    metrics::add(&COUNTERS.subscribers_reset_lag, 1);
+                }
             }
         } else {
             st.lanes[lane].frames.push_back((seq, frame.clone()));

@@ -23,6 +23,7 @@ use super::{
 use crate::{
     encode,
     lifecycle::{Shutdown, Watch},
+    metrics::{self, EndReason, COUNTERS},
     Event, InvalidEvent, Serializer, SseSession,
 };
 
@@ -113,10 +114,26 @@ struct Core {
     /// The server's graceful stop, if the stream was created on a worker of a server set
     /// up with `SseServerExt`.
     shutdown: Option<Watch>,
+    /// How it ended, once it did (`Disconnect` until then).
+    end: EndReason,
 }
 
 impl Drop for Core {
     fn drop(&mut self) {
+        if self.shared.head_sent.get() {
+            // Counted only for a stream whose head went out (that is when it was opened).
+            let reason = match self.state {
+                State::Finished => self.end,
+                State::Panicked => EndReason::Panic,
+                State::Running | State::SourceDone => EndReason::Disconnect,
+            };
+            reason.count();
+            if log::log_enabled!(target: "actix_sse", log::Level::Debug) {
+                let route = self.shared.route.borrow_mut().take();
+                let route = route.as_deref().unwrap_or("-");
+                log::debug!(target: "actix_sse", "SSE stream end: {route} ({reason})");
+            }
+        }
         self.shared.closed.set(true);
         if let Some(session) = &self.session {
             session.mark_closed();
@@ -192,6 +209,7 @@ impl<S: Source> Sse<S> {
                 state: State::Running,
                 panic: None,
                 shutdown: Shutdown::current().map(Watch::new),
+                end: EndReason::Disconnect,
             },
         }
     }
@@ -292,7 +310,14 @@ impl<S: Source> Sse<S> {
         let core = this.core;
         match core.state {
             State::Finished => return Poll::Ready(None),
-            State::Panicked => return Poll::Ready(core.fail()),
+            State::Panicked => {
+                // What was sent before the panic goes first (it is still buffered when
+                // the panic came before the head, under `Sse::start`).
+                if let Some(chunk) = core.take_chunk() {
+                    return Poll::Ready(Some(Ok(chunk)));
+                }
+                return Poll::Ready(core.fail());
+            }
             State::Running | State::SourceDone => {}
         }
         core.begin();
@@ -311,6 +336,8 @@ impl<S: Source> Sse<S> {
 
         if let Some(hb) = &mut core.heartbeat {
             if let Poll::Ready(frame) = hb.poll(cx, &core.shared) {
+                metrics::add(&COUNTERS.heartbeats, 1);
+                metrics::add(&COUNTERS.bytes_sent, frame.len() as u64);
                 return Poll::Ready(Some(Ok(frame)));
             }
         }
@@ -345,6 +372,7 @@ impl<S: Source> Sse<S> {
         // that heartbeat's chunk), else after `HEAD_WAIT` (alone).
         if let Some(hb) = &mut core.heartbeat {
             if let Poll::Ready(frame) = hb.poll(cx, shared) {
+                metrics::add(&COUNTERS.heartbeats, 1);
                 shared.buf.borrow_mut().extend_from_slice(&frame);
                 return Poll::Ready(());
             }
@@ -476,6 +504,12 @@ impl Core {
             }
             chunk
         };
+        // The events written since the last chunk are in this one.
+        let events = self.shared.events.replace(0);
+        if events != 0 {
+            metrics::add(&COUNTERS.events_sent, events);
+        }
+        metrics::add(&COUNTERS.bytes_sent, chunk.len() as u64);
         // The next chunk likely needs what this one did, up to the limit.
         self.shared
             .chunk_hint
@@ -488,6 +522,13 @@ impl Core {
     }
 
     fn finish(&mut self) -> Option<Result<Bytes, SseError>> {
+        if self.state != State::Finished {
+            self.end = if self.shared.failed.get() {
+                EndReason::Error
+            } else {
+                EndReason::Close
+            };
+        }
         self.state = State::Finished;
         self.shared.closed.set(true);
         if let Some(session) = &self.session {
@@ -498,6 +539,7 @@ impl Core {
 
     fn fail(&mut self) -> Option<Result<Bytes, SseError>> {
         self.finish();
+        self.end = EndReason::Panic;
         Some(Err(SseError(self.panic.take().unwrap_or_default())))
     }
 }

@@ -101,7 +101,11 @@ impl Sender {
         &self,
         write: impl FnOnce(&mut BytesMut) -> Result<(), SendError>,
     ) -> Result<(), SendError> {
-        self.shared.write(write)?;
+        if let Err(e) = self.shared.write(write) {
+            self.shared.count_refused();
+            return Err(e);
+        }
+        self.shared.count_event();
         self.shared.wake_body();
         Ok(())
     }

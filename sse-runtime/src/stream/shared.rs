@@ -9,6 +9,7 @@ use std::{
 use bytes::BytesMut;
 
 use super::{start::Answer, SendError, DEFAULT_BUFFER};
+use crate::metrics::{self, COUNTERS};
 
 /// State shared by a stream's body and its [`Sender`]s. Single-threaded: actix-web runs a
 /// connection's handler and body on one worker thread. `pub` only because the sealed
@@ -33,6 +34,15 @@ pub struct Shared {
     /// The bytes at the start of the buffer that are not events (the `retry` line written
     /// before the first event): more than these means an event was sent.
     pub(super) prefix: Cell<usize>,
+    /// Events written since the last chunk went out: added to the process-wide counter
+    /// with that chunk, so that an event costs no atomic operation.
+    pub(super) events: Cell<u64>,
+    /// The stream ends because of an error (a handler's `Err`, an `Err` item, a late
+    /// rejection): how its end is counted.
+    pub(super) failed: Cell<bool>,
+    /// The route, for the stream's start and end in the log (only kept when `debug` is
+    /// enabled for target `actix_sse`).
+    pub(super) route: RefCell<Option<Box<str>>>,
 }
 
 impl Shared {
@@ -48,6 +58,9 @@ impl Shared {
             answer: RefCell::new(None),
             head_sent: Cell::new(false),
             prefix: Cell::new(0),
+            events: Cell::new(0),
+            failed: Cell::new(false),
+            route: RefCell::new(None),
         })
     }
 
@@ -124,6 +137,17 @@ impl Shared {
         let result = write(guard.buf);
         guard.armed = result.is_err();
         result
+    }
+
+    /// One more event written (counted when its chunk goes out).
+    #[inline]
+    pub(super) fn count_event(&self) {
+        self.events.set(self.events.get() + 1);
+    }
+
+    /// One event refused (not written).
+    pub(super) fn count_refused(&self) {
+        metrics::add(&COUNTERS.events_refused, 1);
     }
 
     /// After a send or close from another task on this thread (a `Sender` clone moved into

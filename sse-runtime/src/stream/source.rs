@@ -96,6 +96,7 @@ where
             Outcome::Done => {}
             Outcome::Failed(e) => {
                 log::error!(target: "actix_sse", "SSE handler returned an error: {e}");
+                out.failed.set(true);
             }
             Outcome::Answer(e) => out.answer(Answer::Error(e)),
         }
@@ -191,12 +192,14 @@ where
                 return Poll::Ready(());
             };
             match out.write(|buf| this.encoder.encode(item, buf)) {
-                Ok(()) => {}
+                Ok(()) => out.count_event(),
                 Err(ItemError::Skip(e)) => {
                     log::warn!(target: "actix_sse", "SSE stream item skipped: {e}");
+                    out.count_refused();
                 }
                 Err(ItemError::End(e)) => {
                     log::error!(target: "actix_sse", "SSE stream ended by an error item: {e}");
+                    out.failed.set(true);
                     return Poll::Ready(());
                 }
             }

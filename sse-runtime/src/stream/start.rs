@@ -20,7 +20,10 @@ use actix_web::{
 use tokio::time::Sleep;
 
 use super::{shared::Shared, source::Source, Sender, Sse};
-use crate::SseSession;
+use crate::{
+    metrics::{self, COUNTERS},
+    SseSession,
+};
 
 /// What a handler answered instead of its stream.
 pub(crate) enum Answer {
@@ -41,6 +44,7 @@ impl Shared {
     /// it is logged and the stream ends, which it does in either case.
     pub(super) fn answer(&self, answer: Answer) {
         if self.committed() {
+            self.failed.set(true);
             match answer {
                 Answer::Error(e) => {
                     log::error!(target: "actix_sse", "SSE handler returned an error: {e}");
@@ -243,6 +247,12 @@ pub(crate) fn stream_response<B: MessageBody>(
     shared: &Shared,
 ) -> HttpResponse<B> {
     shared.head_sent.set(true);
+    metrics::add(&COUNTERS.streams_opened, 1);
+    if log::log_enabled!(target: "actix_sse", log::Level::Debug) {
+        let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
+        log::debug!(target: "actix_sse", "SSE stream start: {route}");
+        *shared.route.borrow_mut() = Some(route.into());
+    }
     let mut res = HttpResponse::with_body(StatusCode::OK, body);
     if req.version() < Version::HTTP_11 {
         // HTTP/1.0 forbids `Transfer-Encoding: chunked`: the body is delimited by the
