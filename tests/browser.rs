@@ -13,7 +13,6 @@ mod demo;
 
 use std::{
     path::PathBuf,
-    process::Command,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
@@ -24,32 +23,9 @@ use actix_sse::SseServerExt;
 use actix_web::{dev::Service, App};
 use serde_json::Value;
 
-fn missing_prerequisite() -> Option<String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let driver = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/browser/node_modules/playwright-core");
-    if !PathBuf::from(&chromium).exists() {
-        return Some(format!(
-            "{chromium} not found (apt-get install -y chromium)"
-        ));
-    }
-    if !driver.exists() {
-        return Some("playwright-core not installed (cd tests/browser && npm ci)".into());
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node not found (apt-get install -y nodejs npm)".into());
-    }
-    None
-}
-
 #[actix_web::test]
 async fn the_demo_page_shows_every_stream() {
-    if let Some(why) = missing_prerequisite() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "browser test cannot run in CI: {why}"
-        );
-        eprintln!("SKIPPED the_demo_page_shows_every_stream: {why}");
+    if !common::browser::available("the_demo_page_shows_every_stream") {
         return;
     }
     // Requests to /counter, counted on the server: the browser must stop after the 204.
@@ -72,31 +48,12 @@ async fn the_demo_page_shows_every_stream() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let shot = root.join("target/browser/demo.png");
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
-    let script = root.join("tests/browser/check.mjs");
-    let url = format!("http://{addr}/");
-    let out = common::within(
+    let report: Value = common::browser::run(
         90,
-        "the browser check",
-        actix_web::rt::task::spawn_blocking(move || {
-            Command::new("node")
-                .arg(script)
-                .arg(url)
-                .arg(&shot)
-                .output()
-        }),
+        "check.mjs",
+        vec![format!("http://{addr}/"), shot.display().to_string()],
     )
-    .await
-    .unwrap()
-    .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser check failed: {}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("JSON report");
+    .await;
     let seen = &report["seen"];
     eprintln!("browser saw: {seen}");
 
