@@ -284,25 +284,29 @@ pub struct SseConn<F> {
     ended: bool,
 }
 
-/// Sends `GET path` on a new connection to `addr` and reads the response head up to the
-/// first byte of the body. Fails unless the status is 200 and the content type
-/// `text/event-stream`.
-///
-/// With `check_ids`, the parser checks every event's id ([`SseParser::check_ids`]).
-pub async fn open<F: FnMut(&[u8])>(
+/// The response head of an SSE request: the stream, the body bytes that came with the
+/// head, the read buffer (`read_buf` bytes, at least 1 KiB), and whether the body is
+/// chunked.
+pub type SseHead = (TcpStream, Vec<u8>, Vec<u8>, bool);
+
+/// Sends `GET path` (with `Last-Event-ID` if given) on a new connection to `addr` and reads
+/// the response head. Fails unless the status is 200 and the content type
+/// `text/event-stream`, or if the response has a `Content-Length`.
+pub async fn request_sse(
     addr: SocketAddr,
     path: &str,
+    last_event_id: Option<&str>,
     read_buf: usize,
-    check_ids: bool,
-    on_event: F,
-) -> Result<SseConn<F>, Error> {
+) -> Result<SseHead, Error> {
     assert!(addr.ip().is_loopback(), "the bench talks to 127.0.0.1 only");
     let mut stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;
     stream.set_nodelay(true).ok();
-    let req =
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+    let last = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{last}\r\n"
+    );
     stream
         .write_all(req.as_bytes())
         .await
@@ -348,6 +352,22 @@ pub async fn open<F: FnMut(&[u8])>(
     if !sse {
         return Err(format!("{path}: content type is not text/event-stream"));
     }
+    Ok((stream, head.split_off(end), tmp, chunked))
+}
+
+/// Sends `GET path` on a new connection to `addr` and reads the response head up to the
+/// first byte of the body. Fails unless the status is 200 and the content type
+/// `text/event-stream`.
+///
+/// With `check_ids`, the parser checks every event's id ([`SseParser::check_ids`]).
+pub async fn open<F: FnMut(&[u8])>(
+    addr: SocketAddr,
+    path: &str,
+    read_buf: usize,
+    check_ids: bool,
+    on_event: F,
+) -> Result<SseConn<F>, Error> {
+    let (stream, rest, tmp, chunked) = request_sse(addr, path, None, read_buf).await?;
     let body = if chunked {
         Body::Chunked {
             state: Chunk::Size,
@@ -366,7 +386,6 @@ pub async fn open<F: FnMut(&[u8])>(
         body_bytes: 0,
         ended: false,
     };
-    let rest = head[end..].to_vec();
     conn.feed(&rest)?;
     Ok(conn)
 }

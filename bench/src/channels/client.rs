@@ -5,10 +5,7 @@
 
 use std::net::SocketAddr;
 
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use tokio::{io::AsyncReadExt, net::TcpStream};
 
 use crate::client::Error;
 
@@ -107,55 +104,10 @@ pub async fn connect(
     last_event_id: Option<&str>,
     read_buf: usize,
 ) -> Result<EventConn, Error> {
-    assert!(addr.ip().is_loopback(), "the bench talks to 127.0.0.1 only");
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    stream.set_nodelay(true).ok();
-    let last = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{last}\r\n"
-    );
-    stream
-        .write_all(req.as_bytes())
-        .await
-        .map_err(|e| format!("write request: {e}"))?;
-    let mut head = Vec::with_capacity(512);
-    let mut buf = vec![0u8; read_buf.max(1024)];
-    let end = loop {
-        let n = stream
-            .read(&mut buf)
-            .await
-            .map_err(|e| format!("read head: {e}"))?;
-        if n == 0 {
-            return Err(format!("{path}: closed before the response head"));
-        }
-        head.extend_from_slice(&buf[..n]);
-        if let Some(p) = memchr::memmem::find(&head, b"\r\n\r\n") {
-            break p + 4;
-        }
-        if head.len() > 64 * 1024 {
-            return Err("response head too long".into());
-        }
-    };
-    let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
-    let mut lines = text.split("\r\n");
-    let status = lines.next().unwrap_or_default();
-    if !status.starts_with("http/1.1 200") {
-        return Err(format!("{path}: status line {status:?}"));
-    }
-    let (mut chunked, mut sse) = (false, false);
-    for l in lines {
-        if let Some((k, v)) = l.split_once(':') {
-            match k.trim() {
-                "transfer-encoding" => chunked = v.trim() == "chunked",
-                "content-type" => sse = v.trim().starts_with("text/event-stream"),
-                _ => {}
-            }
-        }
-    }
-    if !sse || !chunked {
-        return Err(format!("{path}: not a chunked text/event-stream response"));
+    let (stream, pending, buf, chunked) =
+        crate::client::request_sse(addr, path, last_event_id, read_buf).await?;
+    if !chunked {
+        return Err(format!("{path}: not a chunked response"));
     }
     Ok(EventConn {
         stream,
@@ -164,7 +116,7 @@ pub async fn connect(
         chunk_line: Vec::new(),
         events: Events::default(),
         // Body bytes read with the head: parsed by the first `read_events`.
-        pending: head[end..].to_vec(),
+        pending,
     })
 }
 
