@@ -34,48 +34,59 @@ pub struct Server {
     pub contestant: Contestant,
 }
 
-impl Server {
-    /// Starts `exe server <contestant> 0`, pinned to CPU 0 with `taskset` if `pin`, and
-    /// waits (at most 30 s) for the `port N` line.
-    pub fn start(exe: &Path, contestant: Contestant, pin: bool) -> Result<Server, Error> {
-        let mut cmd = if pin {
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg(SERVER_CPU.to_string()).arg(exe);
-            c
-        } else {
-            Command::new(exe)
-        };
-        cmd.args(["server", contestant.name(), "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("start {contestant} server: {e}"))?;
-        let pid = child.id();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+/// Starts `exe server <name> 0`, pinned to CPU 0 with `taskset` if `pin`, and waits (at
+/// most 30 s) for its `port N` line. The child is killed if that fails.
+pub fn spawn_server(exe: &Path, name: &str, pin: bool) -> Result<(Child, SocketAddr), Error> {
+    let mut cmd = if pin {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg(SERVER_CPU.to_string()).arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    cmd.args(["server", name, "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("start {name} server: {e}"))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(30))
+        .map_err(|_| format!("{name} server printed no port within 30 s"))
+        .and_then(|line| {
+            line.trim()
+                .strip_prefix("port ")
+                .and_then(|p| p.parse::<u16>().ok())
+                .ok_or_else(|| format!("{name} server printed {line:?}, not `port N`"))
         });
-        let mut server = Server {
+    match port {
+        Ok(port) => Ok((child, SocketAddr::from(([127, 0, 0, 1], port)))),
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(e)
+        }
+    }
+}
+
+impl Server {
+    /// Starts `exe server <contestant> 0` (see [`spawn_server`]).
+    pub fn start(exe: &Path, contestant: Contestant, pin: bool) -> Result<Server, Error> {
+        let (child, addr) = spawn_server(exe, contestant.name(), pin)?;
+        Ok(Server {
+            pid: child.id(),
             child,
-            pid,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            addr,
             contestant,
-        };
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .map_err(|_| format!("{contestant} server printed no port within 30 s"))?;
-        let port: u16 = line
-            .trim()
-            .strip_prefix("port ")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| format!("{contestant} server printed {line:?}, not `port N`"))?;
-        server.addr.set_port(port);
-        Ok(server)
+        })
     }
 }
 

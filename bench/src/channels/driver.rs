@@ -2,7 +2,6 @@
 
 use std::{
     cell::{Cell, RefCell},
-    io::{BufRead, BufReader},
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -13,12 +12,10 @@ use std::{
 use super::{client::connect, payload_time, split_id, Contestant, TOPIC};
 use crate::{
     client::{get_text, Error},
+    driver::spawn_server,
     procfs,
     proto::now_ns,
 };
-
-/// The CPU the servers are pinned to (with `taskset`); the client is on the other one.
-const SERVER_CPU: usize = 0;
 
 /// Read size of every client connection.
 const READ_BUF: usize = 16 * 1024;
@@ -36,44 +33,14 @@ pub struct ChanServer {
 }
 
 impl ChanServer {
-    /// Starts `exe server <contestant> 0`, pinned to CPU 0 with `taskset` if `pin`, and
-    /// waits (at most 30 s) for its `port N` line.
+    /// Starts `exe server <contestant> 0` (see [`spawn_server`]).
     pub fn start(exe: &Path, c: Contestant, pin: bool) -> Result<ChanServer, Error> {
-        let mut cmd = if pin {
-            let mut cmd = Command::new("taskset");
-            cmd.arg("-c").arg(SERVER_CPU.to_string()).arg(exe);
-            cmd
-        } else {
-            Command::new(exe)
-        };
-        cmd.args(["server", c.name(), "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().map_err(|e| format!("start {c} server: {e}"))?;
-        let pid = child.id();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let mut server = ChanServer {
+        let (child, addr) = spawn_server(exe, c.name(), pin)?;
+        Ok(ChanServer {
+            pid: child.id(),
             child,
-            pid,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        };
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .map_err(|_| format!("{c} server printed no port within 30 s"))?;
-        let port = line
-            .trim()
-            .strip_prefix("port ")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| format!("{c} server printed {line:?}, not `port N`"))?;
-        server.addr.set_port(port);
-        Ok(server)
+            addr,
+        })
     }
 
     async fn get(&self, path: &str) -> Result<String, Error> {
