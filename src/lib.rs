@@ -71,15 +71,118 @@ pub use futures_core::Stream;
 pub mod prelude {
     pub use crate::{
         close, reject, send, sse, ChannelEvent, Channels, Event, Json, LastEventId, SendError,
-        Sender, Shutdown, SseServerExt, SseSession, Stream,
+        Sender, Shutdown, Sse, SseServerExt, SseSession, Stream,
     };
 }
 
 /// Sends one event from the body of an [`#[sse]`](macro@sse) handler.
 ///
-/// `send!(value)` or `send!(value, event = .., id = .., retry = .., comment = ..)`. The
-/// `#[sse]` attribute rewrites every `send!` in the handler's body; used anywhere else, it
-/// is a compile error. See [`macro@sse`] for what it evaluates to.
+/// ```text
+/// send!(value)
+/// send!(value, event = .., id = .., retry = .., comment = ..)   any of the fields, any order
+/// ```
+///
+/// It waits while the client is not reading (back-pressure) and evaluates to
+/// `Result<(), SendError>`: `send!(x)?` ends the handler when the event is refused or the
+/// stream is gone (with `E: From<SendError>`), and as a statement, `send!(x);`, a refused
+/// event is logged. The `#[sse]` attribute rewrites every `send!` directly in the handler's
+/// body (not in closures, `async` blocks or nested functions); used anywhere else, it is a
+/// compile error.
+///
+/// # A value
+///
+/// A string (`&str`, `String`, ..) is the event's `data`; line breaks in it become several
+/// `data:` lines, which the client joins back:
+///
+/// ```
+/// use actix_sse::prelude::*;
+///
+/// #[sse("/greetings")]
+/// async fn greetings() {
+///     send!("hello");                    // data: hello
+///     let name = String::from("world");
+///     send!(format!("hello {name}"));    // data: hello world
+/// }
+/// # let _ = actix_web::App::new().service(greetings);
+/// ```
+///
+/// # Fields
+///
+/// `event`, `id` and `comment` take any `Display` value (integers and strings are written
+/// without formatting); `retry` takes a duration literal like `"3s"` (checked at compile
+/// time) or a `Duration`. An `event` with CR or LF, or an `id` with CR, LF or NUL, refuses
+/// the event (`SendError::Invalid`; nothing of it is written).
+///
+/// ```
+/// use actix_sse::prelude::*;
+/// use std::time::Duration;
+///
+/// #[sse("/ticks")]
+/// async fn ticks() -> Result<(), SendError> {
+///     send!("connected", retry = "3s", comment = "welcome")?;
+///     for i in 0..3u32 {
+///         send!(format!("tick {i}"), event = "tick", id = i)?; // event: tick / id: 0 / data: tick 0
+///     }
+///     send!("bye", retry = Duration::from_secs(10))?;
+///     Ok(())
+/// }
+/// # let _ = actix_web::App::new().service(ticks);
+/// ```
+///
+/// # An `Event`
+///
+/// An [`Event`] is sent as it is; fields given to `send!` replace its own:
+///
+/// ```
+/// use actix_sse::prelude::*;
+///
+/// #[sse("/alerts")]
+/// async fn alerts() {
+///     send!(Event::data("disk almost full").event("alert").id("a-1"));
+///     send!(Event::comment("still here"));              // a comment line, no event
+///     send!(Event::data("cleared"), event = "resolved"); // event: resolved
+/// }
+/// # let _ = actix_web::App::new().service(alerts);
+/// ```
+///
+/// # With `serialize = json`
+///
+/// With a serializer, `send!` takes any value it accepts, here any `serde::Serialize`
+/// value, written as one line of JSON (or `serialize = path::to::fn`, any
+/// `fn(&T) -> String`):
+///
+/// ```
+/// use actix_sse::prelude::*;
+///
+/// #[derive(serde::Serialize)]
+/// struct Price {
+///     symbol: &'static str,
+///     cents: u64,
+/// }
+///
+/// #[sse("/prices", serialize = json)]
+/// async fn prices() {
+///     send!(Price { symbol: "ACME", cents: 1234 }, event = "price", id = 1);
+///     // event: price / id: 1 / data: {"symbol":"ACME","cents":1234}
+/// }
+/// # let _ = actix_web::App::new().service(prices);
+/// ```
+///
+/// A value the stream cannot take is a compile error on the value, saying what to do:
+///
+/// ```compile_fail
+/// use actix_sse::prelude::*;
+///
+/// #[derive(serde::Serialize)]
+/// struct Price { cents: u64 }
+///
+/// #[sse("/prices")]
+/// async fn prices() {
+///     send!(Price { cents: 1 }); // error: `Price` cannot be sent as an event
+///                                // (add `serialize = json` to `#[sse]`, or convert it)
+/// }
+/// # fn main() {}
+/// ```
 #[macro_export]
 macro_rules! send {
     ($($tt:tt)*) => {
@@ -192,31 +295,200 @@ pub mod __private {
         }
     }
 
-    /// `Serializer<T>` under another name: a value the serializer cannot take is then
-    /// reported by its root cause (e.g. "`Customer: Serialize` is not satisfied") instead of
-    /// "`Json: Serializer<Customer>` is not satisfied".
-    #[diagnostic::on_unimplemented(
-        message = "`#[sse(serialize = ..)]` cannot send a `{T}`: `{Self}` does not serialize it",
-        label = "`{Self}` cannot serialize this `{T}`",
-        note = "with `serialize = json`, `{T}` must implement `serde::Serialize`: add `#[derive(serde::Serialize)]` to its definition",
-        note = "with `serialize = path::to::fn`, the function must take `&{T}` and return `String` or `Result<String, E>`"
-    )]
-    pub trait SerializerFor<T: ?Sized>: Serializer<T> {}
+    // Type checks that fail on the user's value, once, with the message of the public
+    // trait it misses (`IntoEvent`, `Serializer`, `StreamItem`, `FieldValue`):
+    //
+    //     check_event(value, IntoEvent::into_event).__sse_send(&tx).await
+    //
+    // The obligation `T: IntoEvent` comes from naming the trait's own method, so rustc
+    // reports it without "required by a bound in" a generated function. What follows is
+    // chosen by method resolution on the concrete type ("autoref specialization", as for
+    // field values below): the send itself when the check holds, else a stand-in without
+    // bounds, so that the send's own bound is not reported a second time. Each check
+    // returns its first argument, wrapped: nothing at run time once inlined.
 
-    impl<T: ?Sized, S: Serializer<T> + ?Sized> SerializerFor<T> for S {}
+    /// A value that passed, or failed (and was reported), one of the checks below.
+    pub struct Checked<T>(pub T);
 
-    /// `send!(value, ..)` with `serialize = ..`.
-    pub async fn send_serialized<T, S>(
-        tx: &Sender,
-        value: &T,
-        serializer: &S,
-        fields: impl EventFields,
-    ) -> Result<(), SendError>
-    where
-        T: ?Sized,
-        S: SerializerFor<T> + ?Sized,
-    {
-        tx.send_serialized(value, serializer, fields).await
+    /// `value` can be sent without a serializer: `check_event(v, IntoEvent::into_event)`.
+    #[inline(always)]
+    pub fn check_event<T>(value: T, _: fn(T) -> Event) -> Checked<T> {
+        Checked(value)
+    }
+
+    /// `send!(value, ..)` without a serializer, when `value` is an event.
+    pub trait SendEvent {
+        /// `send!(value)`.
+        fn __sse_send(
+            self,
+            tx: &Sender,
+        ) -> impl core::future::Future<Output = Result<(), SendError>>;
+        /// `send!(value, field = ..)`.
+        fn __sse_send_with<F: EventFields>(
+            self,
+            tx: &Sender,
+            fields: F,
+        ) -> impl core::future::Future<Output = Result<(), SendError>>;
+    }
+
+    impl<T: IntoEvent> SendEvent for Checked<T> {
+        #[inline(always)]
+        fn __sse_send(
+            self,
+            tx: &Sender,
+        ) -> impl core::future::Future<Output = Result<(), SendError>> {
+            tx.send(self.0)
+        }
+        #[inline(always)]
+        fn __sse_send_with<F: EventFields>(
+            self,
+            tx: &Sender,
+            fields: F,
+        ) -> impl core::future::Future<Output = Result<(), SendError>> {
+            tx.send_with(self.0, fields)
+        }
+    }
+
+    /// A value that failed its check (reported there): nothing more to say about it.
+    pub trait SendOther {
+        /// Never runs.
+        fn __sse_send(self, _: &Sender) -> core::future::Ready<Result<(), SendError>>
+        where
+            Self: Sized,
+        {
+            core::future::ready(Ok(()))
+        }
+        /// Never runs.
+        fn __sse_send_with<F>(self, _: &Sender, _: F) -> core::future::Ready<Result<(), SendError>>
+        where
+            Self: Sized,
+        {
+            core::future::ready(Ok(()))
+        }
+        /// Never runs.
+        fn __sse_send_serialized<F>(
+            self,
+            _: &Sender,
+            _: F,
+        ) -> core::future::Ready<Result<(), SendError>>
+        where
+            Self: Sized,
+        {
+            core::future::ready(Ok(()))
+        }
+        /// Never runs.
+        fn __sse_field(self) -> &'static str
+        where
+            Self: Sized,
+        {
+            ""
+        }
+    }
+
+    impl<T> SendOther for &Checked<T> {}
+
+    /// `serializer` takes `value`: `check_serializer(&v, &ser, Serializer::serialize)`.
+    #[inline(always)]
+    pub fn check_serializer<'v, T: ?Sized, S: ?Sized, A, R>(
+        value: &'v T,
+        serializer: &'v S,
+        _: fn(&S, &T, A) -> R,
+    ) -> Checked<(&'v T, &'v S)> {
+        Checked((value, serializer))
+    }
+
+    /// `send!(value, ..)` with `serialize = ..`, when the serializer takes `value`.
+    pub trait SendSerialized {
+        /// `send!(value, ..)`.
+        fn __sse_send_serialized<F: EventFields>(
+            self,
+            tx: &Sender,
+            fields: F,
+        ) -> impl core::future::Future<Output = Result<(), SendError>>;
+    }
+
+    impl<T: ?Sized, S: Serializer<T> + ?Sized> SendSerialized for Checked<(&T, &S)> {
+        #[inline(always)]
+        fn __sse_send_serialized<F: EventFields>(
+            self,
+            tx: &Sender,
+            fields: F,
+        ) -> impl core::future::Future<Output = Result<(), SendError>> {
+            let (value, serializer) = self.0;
+            tx.send_serialized(value, serializer, fields)
+        }
+    }
+
+    /// The stream's items are events: `check_items(stream, StreamItem::encode_item)`.
+    #[inline(always)]
+    pub fn check_items<St: crate::Stream, A, R>(
+        stream: St,
+        _: fn(St::Item, A) -> R,
+    ) -> Checked<St> {
+        Checked(stream)
+    }
+
+    /// `serializer` takes the stream's items: `check_serialized_items(stream, ser,
+    /// Serializer::serialize)`.
+    #[inline(always)]
+    pub fn check_serialized_items<St: crate::Stream, S, A, R>(
+        stream: St,
+        serializer: S,
+        _: fn(&S, &St::Item, A) -> R,
+    ) -> Checked<(St, S)> {
+        Checked((stream, serializer))
+    }
+
+    /// A field value that passed its check (see [`ValueTag::field`]).
+    pub trait PassField {
+        /// The value.
+        type Value;
+        /// The value.
+        fn __sse_field(self) -> Self::Value;
+    }
+
+    impl<T: FieldValue> PassField for Checked<T> {
+        type Value = T;
+        #[inline(always)]
+        fn __sse_field(self) -> T {
+            self.0
+        }
+    }
+
+    /// An empty stream: what a stream handler whose items failed their check (reported
+    /// there) stands for.
+    #[derive(Debug, Clone, Copy)]
+    pub struct NoItems;
+
+    impl crate::Stream for NoItems {
+        type Item = Event;
+        fn poll_next(
+            self: core::pin::Pin<&mut Self>,
+            _: &mut core::task::Context<'_>,
+        ) -> core::task::Poll<Option<Event>> {
+            core::task::Poll::Ready(None)
+        }
+    }
+
+    /// `serialize = ..` that could not be read (already reported): accepts anything, so
+    /// that `send!` and stream items give no follow-on error.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Unchecked;
+
+    impl<T: ?Sized> Serializer<T> for Unchecked {
+        fn serialize(&self, _: &T, _: &mut DataWriter<'_>) -> Result<(), SerializeError> {
+            Ok(())
+        }
+    }
+
+    /// What `#[sse("/path")]` on a method (which cannot be a handler, already reported)
+    /// leaves in the `impl` block, as an associated const: a service that registers
+    /// nothing, so `App::new().service(Type::method)` gives no follow-on error.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Unusable;
+
+    impl actix_web::dev::HttpServiceFactory for Unusable {
+        fn register(self, _: &mut actix_web::dev::AppService) {}
     }
 
     // A field value of `send!(value, id = x)` goes into `Fields` as it is when it is a
@@ -226,11 +498,14 @@ pub mod __private {
     //
     //     match x { v => (&FieldKind(&v)).__sse_field_kind().field(v) }
     //
+    //     match x { v => (&FieldKind(&v)).__sse_field_kind().field(v, Display::fmt).__sse_field() }
+    //
     // `&FieldKind<V>` matches `ValueKind` (implemented for `FieldKind<T>` with
     // `T: FieldValue`) without autoref, and only otherwise `DisplayKind` (implemented for
-    // `&FieldKind<T>` with `T: Display`) with one. A value that is neither is one error,
-    // on the value: no `__sse_field_kind` for it, as neither bound is satisfied. An integer of not yet inferred type is a
-    // `FieldValue` and falls back to `i32`, as with `Display`.
+    // every `&FieldKind<T>`) with one. A value that is neither fails the `Display::fmt`
+    // check, once, on the value ("`X` doesn't implement `std::fmt::Display`"), and
+    // `__sse_field` then stands in for it (see `check_event`). An integer of not yet
+    // inferred type is a `FieldValue` and falls back to `i32`, as with `Display`.
 
     /// A field value of `send!`, borrowed while its kind is chosen.
     pub struct FieldKind<'a, T: ?Sized>(pub &'a T);
@@ -252,7 +527,7 @@ pub mod __private {
 
     impl<T: FieldValue + ?Sized> ValueKind for FieldKind<'_, T> {}
 
-    /// Picks [`DisplayTag`] for any other `Display` value.
+    /// Picks [`DisplayTag`] for any other value.
     pub trait DisplayKind {
         /// The tag.
         #[inline]
@@ -261,23 +536,30 @@ pub mod __private {
         }
     }
 
-    impl<T: core::fmt::Display + ?Sized> DisplayKind for &FieldKind<'_, T> {}
+    impl<T: ?Sized> DisplayKind for &FieldKind<'_, T> {}
+
+    // Both take `core::fmt::Display::fmt` as second argument: for `DisplayTag` it is the
+    // value's, a check that fails on the value, with `Display`'s own message, when it is
+    // not `Display`; for `ValueTag` it is `str`'s, which always holds.
 
     impl ValueTag {
         /// The value itself.
-        #[inline]
-        pub fn field<T: FieldValue>(self, value: T) -> T {
-            value
+        #[inline(always)]
+        pub fn field<T: FieldValue>(self, value: T, _: DisplayFmt<str>) -> Checked<T> {
+            Checked(value)
         }
     }
 
     impl DisplayTag {
         /// The value, formatted into the field.
-        #[inline]
-        pub fn field<T: core::fmt::Display>(self, value: T) -> Formatted<T> {
-            Formatted(value)
+        #[inline(always)]
+        pub fn field<T>(self, value: T, _: DisplayFmt<T>) -> Checked<Formatted<T>> {
+            Checked(Formatted(value))
         }
     }
+
+    /// The type of `<T as Display>::fmt`.
+    pub type DisplayFmt<T> = fn(&T, &mut core::fmt::Formatter<'_>) -> core::fmt::Result;
 
     // The handler's response. Each takes the configuration as a closure and returns
     // `impl Responder`, so a wrong return or item type fails one bound here, reported once
@@ -367,9 +649,11 @@ pub mod __private {
     }
 
     // What a push handler returned, as an `Outcome`, chosen at the handler's concrete
-    // return type by autoref (`(&out).__sse_outcome_kind().outcome(out)`): an error that
-    // converts into `actix_web::Error` may become the response; anything else goes through
-    // `HandlerResult` (and a wrong return type fails its bound, with its message).
+    // return type by autoref
+    // (`HandlerResult::into_outcome((&out).__sse_outcome_kind().outcome(out))`): an error
+    // that converts into `actix_web::Error` may become the response (an `Outcome`
+    // already); anything else goes through `HandlerResult` (and a wrong return type
+    // fails it, with its message).
 
     /// `Result<(), E>` with `E: Into<actix_web::Error>`: [`Answers`].
     pub trait ReturnsError {
@@ -410,9 +694,11 @@ pub mod __private {
     pub struct Logs;
 
     impl Logs {
-        /// The outcome.
-        pub fn outcome<T: HandlerResult>(self, out: T) -> Outcome {
-            out.into_outcome()
+        /// The value as it is, for `HandlerResult::into_outcome` (called by the expansion
+        /// on the user's return type, so a wrong one is reported with that trait's
+        /// message and nothing of ours).
+        pub fn outcome<T>(self, out: T) -> T {
+            out
         }
     }
 
@@ -439,13 +725,23 @@ pub mod __private {
 
     impl<T> RejectsOther for &T {}
 
+    // Both take `Rejection::__sse_reject` as last argument: for `RejectResponse` it is the
+    // value's, a check that fails on the value, with `Rejection`'s message, when it is not
+    // a `Responder`, and what rejects; for `RejectError` it is `HttpResponse`'s, which
+    // always holds.
+
     /// `reject!(error)`.
     #[derive(Debug, Clone, Copy)]
     pub struct RejectError;
 
     impl RejectError {
         /// Rejects.
-        pub fn reject<E: Into<actix_web::Error>>(self, tx: &Sender, error: E) {
+        pub fn reject<E: Into<actix_web::Error>>(
+            self,
+            tx: &Sender,
+            error: E,
+            _: fn(actix_web::HttpResponse, &Sender),
+        ) {
             tx.reject_error(error);
         }
     }
@@ -456,8 +752,8 @@ pub mod __private {
 
     impl RejectResponse {
         /// Rejects.
-        pub fn reject<R: Rejection>(self, tx: &Sender, response: R) {
-            tx.reject(response);
+        pub fn reject<R>(self, tx: &Sender, response: R, reject: fn(R, &Sender)) {
+            reject(response, tx);
         }
     }
 
@@ -467,9 +763,17 @@ pub mod __private {
         label = "not a response or an error",
         note = "`reject!` takes an `HttpResponse` or its builder (`HttpResponse::NoContent()`), any other `Responder`, or an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`)"
     )]
-    pub trait Rejection: actix_web::Responder + 'static {}
+    pub trait Rejection: Sized {
+        /// Rejects.
+        fn __sse_reject(self, tx: &Sender);
+    }
 
-    impl<R: actix_web::Responder + 'static> Rejection for R {}
+    #[diagnostic::do_not_recommend]
+    impl<R: actix_web::Responder + 'static> Rejection for R {
+        fn __sse_reject(self, tx: &Sender) {
+            tx.reject(self);
+        }
+    }
 
     std::thread_local! {
         static SENDER: core::cell::Cell<Option<Sender>> = const { core::cell::Cell::new(None) };
@@ -517,29 +821,80 @@ pub mod __private {
         )
     }
 
-    /// A stream-style handler: `-> impl Stream<Item = ..>`.
-    pub fn respond_stream<St, C>(stream: St, configure: C) -> impl actix_web::Responder
+    /// A stream-style handler: `-> impl Stream<Item = ..>`, items checked by
+    /// [`check_items`].
+    pub trait RespondStream {
+        /// The stream.
+        type Stream: crate::Stream + 'static;
+        /// The response.
+        fn __sse_respond<C>(self, configure: C) -> impl actix_web::Responder
+        where
+            C: FnOnce(
+                Sse<StreamSource<Self::Stream, Plain>>,
+            ) -> Sse<StreamSource<Self::Stream, Plain>>;
+    }
+
+    impl<St> RespondStream for Checked<St>
     where
         St: crate::Stream + 'static,
         St::Item: StreamItem,
-        C: FnOnce(Sse<StreamSource<St, Plain>>) -> Sse<StreamSource<St, Plain>>,
     {
-        configure(Sse::from_stream(stream))
+        type Stream = St;
+        fn __sse_respond<C>(self, configure: C) -> impl actix_web::Responder
+        where
+            C: FnOnce(Sse<StreamSource<St, Plain>>) -> Sse<StreamSource<St, Plain>>,
+        {
+            configure(Sse::from_stream(self.0))
+        }
     }
 
-    /// A stream-style handler with `serialize = ..`.
-    pub fn respond_serialized_stream<St, S, C>(
-        stream: St,
-        serializer: S,
-        configure: C,
-    ) -> impl actix_web::Responder
+    /// A stream-style handler with `serialize = ..`, items checked by
+    /// [`check_serialized_items`].
+    pub trait RespondSerializedStream {
+        /// The stream.
+        type Stream: crate::Stream + 'static;
+        /// The serializer.
+        type Serializer: 'static;
+        /// The response.
+        fn __sse_respond<C>(self, configure: C) -> impl actix_web::Responder
+        where
+            C: FnOnce(
+                Sse<StreamSource<Self::Stream, WithSerializer<Self::Serializer>>>,
+            )
+                -> Sse<StreamSource<Self::Stream, WithSerializer<Self::Serializer>>>;
+    }
+
+    impl<St, S> RespondSerializedStream for Checked<(St, S)>
     where
         St: crate::Stream + 'static,
-        S: SerializerFor<St::Item> + 'static,
-        C: FnOnce(
-            Sse<StreamSource<St, WithSerializer<S>>>,
-        ) -> Sse<StreamSource<St, WithSerializer<S>>>,
+        S: Serializer<St::Item> + 'static,
     {
-        configure(Sse::from_serialized_stream(stream, serializer))
+        type Stream = St;
+        type Serializer = S;
+        fn __sse_respond<C>(self, configure: C) -> impl actix_web::Responder
+        where
+            C: FnOnce(
+                Sse<StreamSource<St, WithSerializer<S>>>,
+            ) -> Sse<StreamSource<St, WithSerializer<S>>>,
+        {
+            let (stream, serializer) = self.0;
+            configure(Sse::from_serialized_stream(stream, serializer))
+        }
     }
+
+    /// A stream whose items failed their check (reported there): an empty stream, typed
+    /// for the configuration closure of either kind.
+    pub trait RespondOther {
+        /// Never runs.
+        fn __sse_respond<C>(self, configure: C) -> impl actix_web::Responder
+        where
+            Self: Sized,
+            C: FnOnce(Sse<StreamSource<NoItems, Plain>>) -> Sse<StreamSource<NoItems, Plain>>,
+        {
+            let _ = configure;
+            actix_web::HttpResponse::InternalServerError()
+        }
+    }
+
+    impl<T> RespondOther for &Checked<T> {}
 }

@@ -80,6 +80,9 @@ pub(crate) enum Serialize {
     Json(Span),
     /// `serialize = path::to::fn`
     Fn(Path),
+    /// A value that is neither (reported): `send!` and stream items are not checked, so
+    /// that no follow-on error appears.
+    Invalid,
 }
 
 /// The HTTP method a service answers (`GET` by default): fetch-based clients and
@@ -273,22 +276,31 @@ fn parse_value(
                 Expr::Lit(syn::ExprLit {
                     lit: syn::Lit::Str(s),
                     ..
-                }) if s.value() == "json" => errors.push(syn::Error::new(
-                    s.span(),
-                    "`serialize` takes `json` or a path to a function, not a string: \
-                     write `serialize = json`",
-                )),
-                Expr::Closure(c) => errors.push(syn::Error::new_spanned(
-                    c,
-                    "`serialize` takes `json` or a path to a function, not a closure: \
-                     define `fn to_data(value: &T) -> String` and write `serialize = to_data`",
-                )),
-                other => errors.push(syn::Error::new_spanned(
-                    other,
-                    "`serialize` takes `json` or a path to a function `fn(&T) -> String` \
-                     (or `-> Result<String, E>`), like `serialize = json` or \
-                     `serialize = my_format::to_data`",
-                )),
+                }) if s.value() == "json" => {
+                    args.serialize = Some(Serialize::Invalid);
+                    errors.push(syn::Error::new(
+                        s.span(),
+                        "`serialize` takes `json` or a path to a function, not a string: \
+                         write `serialize = json`",
+                    ));
+                }
+                Expr::Closure(c) => {
+                    args.serialize = Some(Serialize::Invalid);
+                    errors.push(syn::Error::new_spanned(
+                        c,
+                        "`serialize` takes `json` or a path to a function, not a closure: \
+                         define `fn to_data(value: &T) -> String` and write `serialize = to_data`",
+                    ));
+                }
+                other => {
+                    args.serialize = Some(Serialize::Invalid);
+                    errors.push(syn::Error::new_spanned(
+                        other,
+                        "`serialize` takes `json` or a path to a function `fn(&T) -> String` \
+                         (or `-> Result<String, E>`), like `serialize = json` or \
+                         `serialize = my_format::to_data`",
+                    ));
+                }
             }
         }
         METHOD => {

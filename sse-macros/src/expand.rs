@@ -24,12 +24,15 @@ pub(crate) fn expand(mut args: Args, mut item: ItemFn, errors: &mut Errors) -> T
     let mode = match (&style, &args.serialize) {
         (Style::Stream, _) => Mode::Stream,
         (Style::Push, None) => Mode::Push { serializer: None },
-        (Style::Push, Some(Serialize::Json(span))) => Mode::Push {
-            serializer: Some(quote_spanned!(*span=> #krate::__private::Json)),
-        },
-        (Style::Push, Some(Serialize::Fn(path))) => Mode::Push {
-            serializer: Some(quote!(#path)),
-        },
+        (Style::Push, Some(ser)) => {
+            let span = match ser {
+                Serialize::Json(span) => *span,
+                _ => Span::call_site(),
+            };
+            Mode::Push {
+                serializer: Some(serializer_tokens(ser, &krate, span)),
+            }
+        }
     };
     Rewrite::new(&krate, &tx, mode, errors).block(&mut item.block);
     if let Style::Push = style {
@@ -274,7 +277,7 @@ fn handler_fn(
             // Input:  async fn events() -> actix_web::Result<()> { .. }
             // Output: respond_fn(&__sse_req, events(), |__out| {
             //             use ::actix_sse::__private::{ReturnsError as _, ReturnsOther as _};
-            //             (&__out).__sse_outcome_kind().outcome(__out)
+            //             HandlerResult::into_outcome((&__out).__sse_outcome_kind().outcome(__out))
             //         }, ..).await
             // The kind is chosen where the return type is concrete: an error that converts
             // into `actix_web::Error` may become the response, anything else is logged.
@@ -284,6 +287,9 @@ fn handler_fn(
             // of the same name hides a user item that would make the parameter a pattern.
             let out = Ident::new("__sse_out", ret_span);
             let kinds = here(quote!(#krate::__private::{ReturnsError as _, ReturnsOther as _}));
+            // A trait's own method: a wrong return type fails `HandlerResult` itself, with
+            // its message, and no note about a generated function's bounds.
+            let into_outcome = here(quote!(#krate::__private::HandlerResult::into_outcome));
             let finish = quote_spanned! {ret_span=>
                 {
                     #[allow(dead_code, non_snake_case)]
@@ -291,7 +297,7 @@ fn handler_fn(
                     move |#out| {
                         #[allow(unused_imports)]
                         use #kinds;
-                        (&#out).__sse_outcome_kind().outcome(#out)
+                        #into_outcome((&#out).__sse_outcome_kind().outcome(#out))
                     }
                 }
             };
@@ -313,19 +319,38 @@ fn handler_fn(
             quote_spanned!(ret_span=> #respond(#sessions, #inner(#(#forward),*), #finish, #configure).await)
         }
         Style::Stream => {
-            let stream = quote_spanned!(ret_span=> #inner(#(#forward),*).await);
-            match &args.serialize {
-                None => {
-                    let respond = here(quote!(#krate::__private::respond_stream));
-                    quote_spanned!(ret_span=> #respond(#stream, #configure))
-                }
-                Some(ser) => {
-                    let respond = here(quote!(#krate::__private::respond_serialized_stream));
-                    let ser = match ser {
-                        Serialize::Json(_) => here(quote!(#krate::__private::Json)),
-                        Serialize::Fn(path) => quote!(#path),
-                    };
-                    quote_spanned!(ret_span=> #respond(#stream, #ser, #configure))
+            // Input:  async fn events() -> impl Stream<Item = u32> { .. }
+            // Output: { use ..; check_items(events().await, StreamItem::encode_item)
+            //             .__sse_respond(..) }
+            // The check names the trait's own method: an item that is not an event fails
+            // `StreamItem` once, on the return type, with its message; the response is
+            // then built by a stand-in without bounds (see `__private::check_event`).
+            let call = quote_spanned!(ret_span=> #inner(#(#forward),*).await);
+            let (check, method, kinds) = match &args.serialize {
+                None => (
+                    quote!(check_items),
+                    quote!(StreamItem::encode_item),
+                    quote!(RespondStream as _, RespondOther as _),
+                ),
+                Some(_) => (
+                    quote!(check_serialized_items),
+                    quote!(Serializer::serialize),
+                    quote!(RespondSerializedStream as _, RespondOther as _),
+                ),
+            };
+            let check = here(quote!(#krate::__private::#check));
+            let method = here(quote!(#krate::__private::#method));
+            let kinds = here(quote!(#krate::__private::{#kinds}));
+            let ser = args
+                .serialize
+                .as_ref()
+                .map(|ser| serializer_tokens(ser, krate, ret_span))
+                .map(|ser| quote_spanned!(ret_span=> #ser,));
+            quote_spanned! {ret_span=>
+                {
+                    #[allow(unused_imports)]
+                    use #kinds;
+                    #check(#call, #ser #method).__sse_respond(#configure)
                 }
             }
         }
@@ -339,6 +364,16 @@ fn handler_fn(
     quote! {
         #(#lints_elsewhere)*
         async fn #name(#(#outer_params),*) -> #responder #body
+    }
+}
+
+/// The serializer's tokens: `Json`, the user's function, or `Unchecked` where the argument
+/// could not be read (already reported).
+pub(crate) fn serializer_tokens(ser: &Serialize, krate: &TokenStream, span: Span) -> TokenStream {
+    match ser {
+        Serialize::Json(_) => set_span(quote!(#krate::__private::Json), span),
+        Serialize::Fn(path) => quote!(#path),
+        Serialize::Invalid => set_span(quote!(#krate::__private::Unchecked), span),
     }
 }
 

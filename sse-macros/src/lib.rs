@@ -316,6 +316,22 @@ mod validate;
 /// # fn main() {}
 /// ```
 ///
+/// A value that is not an event, without a serializer, reported on the value (with the fix:
+/// `serialize = json`, or a conversion):
+///
+/// ```compile_fail
+/// use actix_sse::prelude::*;
+///
+/// #[derive(serde::Serialize)]
+/// struct Customer { id: u32 }
+///
+/// #[sse("/events")]
+/// async fn events() {
+///     send!(Customer { id: 0 }); // error: `Customer` cannot be sent as an event
+/// }
+/// # fn main() {}
+/// ```
+///
 /// A value the serializer cannot take, reported on the value:
 ///
 /// ```compile_fail
@@ -325,7 +341,7 @@ mod validate;
 ///
 /// #[sse("/events", serialize = json)]
 /// async fn events() {
-///     send!(NotSerialize); // error: `#[sse(serialize = ..)]` cannot send a `NotSerialize`
+///     send!(NotSerialize); // error: `actix_sse::Json` cannot serialize a `NotSerialize`
 /// }
 /// # fn main() {}
 /// ```
@@ -336,7 +352,7 @@ mod validate;
 /// use actix_sse::{prelude::*, Stream};
 ///
 /// #[sse("/events")]
-/// async fn events() -> impl Stream<Item = u32> { // error: `u32: StreamItem` is not satisfied
+/// async fn events() -> impl Stream<Item = u32> { // error: `u32` cannot be an item of an SSE stream
 ///     futures_util::stream::iter(vec![1u32, 2])
 /// }
 /// # fn main() {}

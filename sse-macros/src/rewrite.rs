@@ -228,7 +228,8 @@ impl<'a> Rewrite<'a> {
             // Output: {
             //             { use ..::{RejectsError as _, RejectsOther as _};
             //               let __sse_answer = HttpResponse::NoContent();
-            //               (&__sse_answer).__sse_reject_kind().reject(&__tx, __sse_answer); }
+            //               (&__sse_answer).__sse_reject_kind()
+            //                   .reject(&__tx, __sse_answer, Rejection::__sse_reject); }
             //             return ::actix_sse::__private::Closed::closed()
             //         }
             // Like `close!()`, plus the answer; the kind (an error, or any `Responder`) is
@@ -251,6 +252,7 @@ impl<'a> Rewrite<'a> {
                     quote!(#krate::__private::{RejectsError as _, RejectsOther as _}),
                     vspan,
                 );
+                let check = set_span(quote!(#krate::__private::Rejection::__sse_reject), vspan);
                 let mut end = Group::new(Delimiter::Parenthesis, TokenStream::new());
                 end.set_span(mac.delimiter.span().close());
                 quote_spanned! {span=>
@@ -259,7 +261,7 @@ impl<'a> Rewrite<'a> {
                             #[allow(unused_imports)]
                             use #kinds;
                             let #answer = #value;
-                            (&#answer).__sse_reject_kind().reject(&#tx, #answer);
+                            (&#answer).__sse_reject_kind().reject(&#tx, #answer, #check);
                         }
                         return #krate::__private::Closed::closed #end
                     }
@@ -308,17 +310,49 @@ impl<'a> Rewrite<'a> {
                         lit: Lit::Str(s), ..
                     }),
                 ) => duration_arg(s)?,
+                // Input:  retry = 3000
+                // A bare number has no unit: say which forms `retry` takes.
+                (
+                    true,
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Int(n), ..
+                    }),
+                ) => {
+                    let ms = n.base10_digits();
+                    let lit = match ms.parse::<u128>() {
+                        Ok(v) if v % 1000 == 0 && v > 0 => format!("{}s", v / 1000),
+                        _ => format!("{ms}ms"),
+                    };
+                    return Err(syn::Error::new(
+                        n.span(),
+                        format!(
+                            "`retry` takes a duration, not a number: write `retry = \"{lit}\"`, \
+                             or a `Duration` like `Duration::from_millis({ms})`"
+                        ),
+                    ));
+                }
                 (true, _) => expr.to_token_stream(),
                 // Input:  id = x
                 // Output: id(match x { v => (&FieldKind(&v)).__sse_field_kind().field(v) })
                 // `x` itself if it is a `FieldValue` (an integer, a string), written
                 // without formatting, else `Formatted(x)`; see `__private::ValueKind`.
+                // Input:  id = x
+                // Output: id(match x {
+                //             v => (&FieldKind(&v)).__sse_field_kind()
+                //                 .field(v, Display::fmt).__sse_field(),
+                //         })
+                // `x` itself if it is a `FieldValue` (an integer, a string), written
+                // without formatting, else `Formatted(x)`; see `__private::ValueKind`. A
+                // value that is not `Display` fails the check, once, on the value.
                 (false, _) => {
                     kinds = true;
                     let v = Ident::new("__sse_value", Span::mixed_site());
                     quote_spanned! {expr.span()=>
                         match #expr {
-                            #v => (&#krate::__private::FieldKind(&#v)).__sse_field_kind().field(#v)
+                            #v => (&#krate::__private::FieldKind(&#v))
+                                .__sse_field_kind()
+                                .field(#v, ::core::fmt::Display::fmt)
+                                .__sse_field()
                         }
                     }
                 }
@@ -330,39 +364,58 @@ impl<'a> Rewrite<'a> {
         // the value, instead of once per generated expression around it.
         let tx = Ident::new(&tx.to_string(), tx.span().located_at(vspan));
         let krate = set_span(krate.clone(), vspan);
+        // The value is checked by naming the trait's own method, then sent by a method
+        // chosen on the checked value (see `__private::check_event`): a value the stream
+        // cannot take is one error, on the value, with the trait's message.
+        let send = quote_spanned! {vspan=>
+            #[allow(unused_imports)]
+            use #krate::__private::{SendEvent as _, SendOther as _, SendSerialized as _};
+        };
         Ok(match &self.mode {
             // Input:  send!(value)
-            // Output: Sender::send(&__tx, value).await
+            // Output: { use ..; check_event(value, IntoEvent::into_event).__sse_send(&__tx).await }
             Mode::Push { serializer: None } if parsed.fields.is_empty() => {
-                quote_spanned!(vspan=> #krate::__private::Sender::send(&#tx, #value).await)
+                quote_spanned! {vspan=>
+                    {
+                        #send
+                        #krate::__private::check_event(#value, #krate::__private::IntoEvent::into_event)
+                            .__sse_send(&#tx)
+                            .await
+                    }
+                }
             }
             // Input:  send!(value, event = "e", id = 1)
-            // Output: { use ..; Sender::send_with(&__tx, value, Fields::new().event(..).id(..)).await }
+            // Output: { use ..; check_event(value, IntoEvent::into_event)
+            //             .__sse_send_with(&__tx, Fields::new().event(..).id(..)).await }
             Mode::Push { serializer: None } => {
                 let call = quote_spanned! {vspan=>
-                    #krate::__private::Sender::send_with(
-                        &#tx,
-                        #value,
-                        #krate::__private::Fields::new() #fields,
-                    )
-                    .await
+                    {
+                        #send
+                        #krate::__private::check_event(#value, #krate::__private::IntoEvent::into_event)
+                            .__sse_send_with(&#tx, #krate::__private::Fields::new() #fields)
+                            .await
+                    }
                 };
                 with_kinds(&krate, kinds, vspan, call)
             }
             // Input:  send!(value, event = "e")   with `serialize = json`
-            // Output: { use ..; send_serialized(&__tx, &value, &Json, Fields::new().event(..)).await }
+            // Output: { use ..; check_serializer(&value, &Json, Serializer::serialize)
+            //             .__sse_send_serialized(&__tx, Fields::new().event(..)).await }
             Mode::Push {
                 serializer: Some(ser),
             } => {
                 let ser = set_span(ser.clone(), vspan);
                 let call = quote_spanned! {vspan=>
-                    #krate::__private::send_serialized(
-                        &#tx,
-                        &(#value),
-                        &#ser,
-                        #krate::__private::Fields::new() #fields,
-                    )
-                    .await
+                    {
+                        #send
+                        #krate::__private::check_serializer(
+                            &(#value),
+                            &#ser,
+                            #krate::__private::Serializer::serialize,
+                        )
+                        .__sse_send_serialized(&#tx, #krate::__private::Fields::new() #fields)
+                        .await
+                    }
                 };
                 with_kinds(&krate, kinds, vspan, call)
             }
@@ -590,6 +643,41 @@ struct SendArgs {
 /// on the field.
 fn parse_send(input: ParseStream<'_>) -> syn::Result<SendArgs> {
     let value: Expr = input.parse()?;
+    // Input:  send!(event = "token", "hello")
+    // A field first parses as an assignment: say that the value comes first.
+    if let Expr::Assign(assign) = &value {
+        if let Expr::Path(p) = &*assign.left {
+            if let Some(name) = p
+                .path
+                .get_ident()
+                .filter(|i| FIELDS.contains(&&*i.to_string()))
+            {
+                let rest = input.fork();
+                let shown = rest
+                    .parse::<Token![,]>()
+                    .and_then(|_| Punctuated::<Expr, Token![,]>::parse_terminated(&rest))
+                    .ok()
+                    .and_then(|exprs| {
+                        exprs
+                            .into_iter()
+                            .find(|e| !matches!(e, Expr::Assign(_)))
+                            .filter(|e| matches!(e, Expr::Lit(_) | Expr::Path(_)))
+                    })
+                    .map_or_else(|| "value".to_owned(), |e| e.to_token_stream().to_string());
+                let field = match &*assign.right {
+                    e @ (Expr::Lit(_) | Expr::Path(_)) => e.to_token_stream().to_string(),
+                    _ => "..".to_owned(),
+                };
+                return Err(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "the value comes first in `send!`, then the fields: \
+                         `send!({shown}, {name} = {field})`"
+                    ),
+                ));
+            }
+        }
+    }
     let mut fields: Vec<(Ident, Expr)> = Vec::new();
     while !input.is_empty() {
         input.parse::<Token![,]>()?;
@@ -642,7 +730,7 @@ fn with_kinds(krate: &TokenStream, kinds: bool, span: Span, call: TokenStream) -
     quote_spanned! {span=>
         {
             #[allow(unused_imports)]
-            use #krate::__private::{DisplayKind as _, ValueKind as _};
+            use #krate::__private::{DisplayKind as _, PassField as _, SendOther as _, ValueKind as _};
             #call
         }
     }

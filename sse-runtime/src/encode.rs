@@ -1,13 +1,15 @@
 //! The WHATWG encoder. Everything here appends to a caller's `BytesMut`; nothing allocates
-//! per line. Numbers in comments refer to `WIRE.md`.
+//! per line.
+// Numbers in `WIRE n` comments refer to the rules of `WIRE.md`.
 
 use bytes::{BufMut, BytesMut};
 
 use crate::Event;
 
-/// Calls `line` for every line of `text`, split at CRLF, LF and lone CR (WIRE 5-7).
-/// Trailing and leading breaks give empty lines (WIRE 9-11) and an empty `text` is one
-/// empty line (WIRE 4), so the client reads back exactly `text` with every break as LF.
+/// Calls `line` for every line of `text`, split at CRLF, LF and lone CR. Trailing and
+/// leading breaks give empty lines and an empty `text` is one empty line, so the client
+/// reads back exactly `text` with every break as LF.
+// WIRE 4, 5-7, 9-11.
 #[inline]
 fn for_each_line(mut text: &[u8], mut line: impl FnMut(&[u8])) {
     loop {
@@ -32,7 +34,8 @@ pub(crate) fn data(buf: &mut BytesMut, data: &[u8]) {
     });
 }
 
-/// Comment lines: `: text` for every line, `:` for an empty one (WIRE 29, 30).
+/// Comment lines: `: text` for every line, `:` for an empty one.
+// WIRE 29, 30.
 pub(crate) fn comment(buf: &mut BytesMut, text: &[u8]) {
     buf.reserve(text.len() + 3);
     for_each_line(text, |line| {
@@ -77,7 +80,8 @@ fn field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
     buf.put_u8(b'\n');
 }
 
-/// `retry: <ms>\n`: ASCII digits only (WIRE 28).
+/// `retry: <ms>\n`: ASCII digits only.
+// WIRE 28.
 pub(crate) fn retry_field(buf: &mut BytesMut, millis: u128) {
     let mut digits = [0u8; 39];
     let mut i = digits.len();
@@ -95,7 +99,7 @@ pub(crate) fn retry_field(buf: &mut BytesMut, millis: u128) {
 
 #[cfg(test)]
 mod tests {
-    //! Exact bytes for every encoder item of WIRE.md.
+    // Exact bytes for every encoder item of WIRE.md.
     use std::time::Duration;
 
     use super::*;

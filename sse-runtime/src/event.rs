@@ -277,6 +277,12 @@ use sealed::Out;
 /// }
 /// # let _ = Price { symbol: "ACME", cents: 1 }.into_event();
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent as an event",
+    label = "not an `Event` or a string",
+    note = "an `Event` is sent as it is, a string (`&str`, `String`, ..) as the event's data: convert the value, like `value.to_string()` or `Event::data(..)`",
+    note = "`send!` sends other values through a serializer: `#[sse(.., serialize = json)]` for any `serde::Serialize` value, or `serialize = path::to::fn`"
+)]
 pub trait IntoEvent: Sized {
     /// The value as an [`Event`].
     fn into_event(self) -> Event;

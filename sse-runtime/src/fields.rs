@@ -364,7 +364,7 @@ fn write_fields(
 
 #[cfg(test)]
 mod tests {
-    //! Exact bytes for every field combination, and the checks (WIRE 19-28).
+    // Exact bytes for every field combination, and the checks (WIRE 19-28).
     use std::{net::Ipv4Addr, time::Duration};
 
     use super::*;

@@ -36,6 +36,12 @@ use crate::encode;
 /// });
 /// # drop(body);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot serialize a `{T}`",
+    label = "`{Self}` cannot serialize this `{T}`",
+    note = "with `serialize = json`, `{T}` must implement `serde::Serialize`: add `#[derive(serde::Serialize)]` to its definition",
+    note = "with `serialize = path::to::fn`, the function must take `&{T}` and return `String` or `Result<String, E>`"
+)]
 pub trait Serializer<T: ?Sized> {
     /// Writes `value`'s text into `out`. On error the event is not sent.
     fn serialize(&self, value: &T, out: &mut DataWriter<'_>) -> Result<(), SerializeError>;

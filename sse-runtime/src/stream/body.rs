@@ -96,6 +96,13 @@ pin_project! {
     ///     .heartbeat(Duration::from_secs(5))
     /// }
     /// ```
+    ///
+    /// # The type parameter
+    ///
+    /// `S` is what drives the body: [`FnSource`] for [`Sse::from_fn`], [`StreamSource`]
+    /// for [`Sse::from_stream`] and [`Sse::from_serialized_stream`]. The methods below are
+    /// available for both; their bound `S: Source` names a sealed trait of this crate,
+    /// implemented by those two types only, that you never need to name or implement.
     pub struct Sse<S> {
         #[pin]
         source: S,

@@ -18,7 +18,8 @@ use crate::{event::sealed::Out, IntoEvent, Serializer};
 mod sealed {
     use super::*;
 
-    /// What drives an [`Sse`] body: a handler future or a stream. Sealed.
+    /// What drives an `Sse` body: a handler future or a stream. Sealed: implemented by
+    /// `FnSource` and `StreamSource` only.
     pub trait Source {
         #[doc(hidden)]
         fn poll_fill(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &Shared) -> Poll<()>;
@@ -79,7 +80,9 @@ impl<E: fmt::Display> HandlerResult for Result<(), E> {
 }
 
 pin_project! {
-    /// The [`Source`] of [`Sse::from_fn`](crate::Sse::from_fn): a handler future.
+    /// What drives the body of [`Sse::from_fn`](crate::Sse::from_fn): the push-style
+    /// handler's future, whose output is a [`HandlerResult`]. You get one from `from_fn`;
+    /// you never build it yourself.
     pub struct FnSource<Fut> {
         #[pin]
         pub(super) fut: Fut,
@@ -171,7 +174,10 @@ impl<T, S: Serializer<T>> ItemEncoder<T> for WithSerializer<S> {
 }
 
 pin_project! {
-    /// The [`Source`] of [`Sse::from_stream`](crate::Sse::from_stream).
+    /// What drives the body of [`Sse::from_stream`](crate::Sse::from_stream) and
+    /// [`Sse::from_serialized_stream`](crate::Sse::from_serialized_stream): the stream, and
+    /// how its items are encoded ([`Plain`] or [`WithSerializer`]). You get one from those
+    /// constructors; you never build it yourself.
     pub struct StreamSource<St, Enc> {
         #[pin]
         pub(super) stream: St,
