@@ -55,31 +55,13 @@ async fn assert_delivered_one_by_one(
     );
 }
 
-/// Reads a raw HTTP/1.1 response head from `stream` (bounded).
+/// A raw `GET` (see `common::raw_request`).
 async fn raw_get(
     addr: std::net::SocketAddr,
     path: &str,
     extra: &str,
 ) -> (TcpStream, String, Vec<u8>) {
-    let mut stream = within(5, "connect", TcpStream::connect(addr))
-        .await
-        .unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n");
-    stream.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let end = loop {
-        let n = within(5, "response head", stream.read(&mut chunk))
-            .await
-            .unwrap();
-        assert!(n > 0, "connection closed before the head");
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8(buf[..end].to_vec()).unwrap();
-    (stream, head, buf[end..].to_vec())
+    common::raw_request(addr, "GET", path, extra, "").await
 }
 
 /// Reads the rest of a chunked body until its final chunk (`true`) or until the server
