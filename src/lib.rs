@@ -67,6 +67,28 @@ pub mod test;
 /// `-> impl Stream<Item = ..>`.
 pub use futures_core::Stream;
 
+/// What [`reject!`] answers with: any `Responder` (an `HttpResponse`, its builder such as
+/// `HttpResponse::NoContent()`, a string, ..). Errors that convert into
+/// `actix_web::Error` are taken too, through another path. Implemented for every
+/// `Responder`; there is nothing to implement.
+#[diagnostic::on_unimplemented(
+    message = "`reject!` cannot answer with a `{Self}`",
+    label = "not a response or an error",
+    note = "`reject!` takes an `HttpResponse` or its builder (`HttpResponse::NoContent()`), any other `Responder`, or an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`)"
+)]
+pub trait Rejection: Sized {
+    /// Answers the request with `self` (what `reject!` expands to).
+    #[doc(hidden)]
+    fn __sse_reject(self, tx: &Sender);
+}
+
+#[diagnostic::do_not_recommend]
+impl<R: actix_web::Responder + 'static> Rejection for R {
+    fn __sse_reject(self, tx: &Sender) {
+        tx.reject(self);
+    }
+}
+
 /// Everything a handler needs: `use actix_sse::prelude::*;`.
 pub mod prelude {
     pub use crate::{
@@ -757,23 +779,7 @@ pub mod __private {
         }
     }
 
-    /// `Responder + 'static` under another name, for `reject!`'s error message.
-    #[diagnostic::on_unimplemented(
-        message = "`reject!` cannot answer with a `{Self}`",
-        label = "not a response or an error",
-        note = "`reject!` takes an `HttpResponse` or its builder (`HttpResponse::NoContent()`), any other `Responder`, or an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`)"
-    )]
-    pub trait Rejection: Sized {
-        /// Rejects.
-        fn __sse_reject(self, tx: &Sender);
-    }
-
-    #[diagnostic::do_not_recommend]
-    impl<R: actix_web::Responder + 'static> Rejection for R {
-        fn __sse_reject(self, tx: &Sender) {
-            tx.reject(self);
-        }
-    }
+    pub use crate::Rejection;
 
     std::thread_local! {
         static SENDER: core::cell::Cell<Option<Sender>> = const { core::cell::Cell::new(None) };
