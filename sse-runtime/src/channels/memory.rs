@@ -32,7 +32,6 @@ use super::{
     queue::{Limit, Pushed, Queue},
     ChannelEvent,
 };
-use crate::Event;
 
 /// `Topic::in_flight` when no publish is running.
 const IDLE: u64 = 0;
@@ -350,17 +349,6 @@ impl Hub {
             }
         }
     }
-
-    fn reset_frame(&self, position: u64, reason: &str) -> Bytes {
-        let event = Event::new()
-            .event(&self.config.reset_event)
-            .id(EventId::new(self.epoch, position))
-            .with_data(reason);
-        // The name was checked when the hub was built.
-        encode_frame(|buf| {
-            let _ = event.encode(buf);
-        })
-    }
 }
 
 /// Encodes into a reused per-thread buffer, then copies into a frame of exactly the
@@ -421,7 +409,8 @@ impl MemorySubscription {
                 return Poll::Ready(Some(ChannelEvent::reset(
                     topic.unwrap_or_else(|| "".into()),
                     EventId::new(self.hub.epoch, position),
-                    self.hub.reset_frame(position, reason),
+                    &self.hub.config.reset_event,
+                    reason,
                 )));
             }
             if st.closed || self.topics.is_empty() {

@@ -42,11 +42,19 @@ impl ChannelEvent {
         }
     }
 
-    pub(crate) fn reset(topic: Arc<str>, id: EventId, frame: Bytes) -> Self {
+    /// A reset event: type `name` (the hub's reset name, checked when the hub was built),
+    /// data `reason`, at `id`.
+    pub(crate) fn reset(topic: Arc<str>, id: EventId, name: &str, reason: &str) -> Self {
+        let mut frame = bytes::BytesMut::new();
+        let _ = crate::Event::new()
+            .event(name)
+            .id(id)
+            .with_data(reason)
+            .encode(&mut frame);
         Self {
             topic,
             id,
-            frame,
+            frame: frame.freeze(),
             reset: true,
         }
     }

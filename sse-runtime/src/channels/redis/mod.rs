@@ -32,7 +32,7 @@ use std::{
     time::Duration,
 };
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 
 use super::{
@@ -40,7 +40,6 @@ use super::{
     queue::{Limit, Queue},
     ChannelEvent, PublishError,
 };
-use crate::Event;
 
 use relay::Relay;
 
@@ -387,17 +386,6 @@ impl Shared {
         }
         Ok(start)
     }
-
-    fn reset_frame(&self, epoch: u64, position: u64, reason: &str) -> Bytes {
-        let event = Event::new()
-            .event(&self.config.reset_event)
-            .id(EventId::new(epoch, position))
-            .with_data(reason);
-        let mut buf = BytesMut::new();
-        // The name was checked when the hub was built.
-        let _ = event.encode(&mut buf);
-        buf.freeze()
-    }
 }
 
 fn parse_start(reply: redis::Value, topics: usize) -> Option<Start> {
@@ -598,7 +586,8 @@ impl RedisSubscription {
                 return Poll::Ready(Some(ChannelEvent::reset(
                     topic,
                     EventId::new(epoch, position),
-                    shared.reset_frame(epoch, position, reason),
+                    &shared.config.reset_event,
+                    reason,
                 )));
             }
             if st.closed || self.topics.is_empty() {
