@@ -143,13 +143,7 @@ impl<F: FnMut(&[u8])> SseParser<F> {
             self.comments += 1;
             return;
         }
-        let (name, value) = match memchr::memchr(b':', line) {
-            Some(c) => {
-                let v = &line[c + 1..];
-                (&line[..c], v.strip_prefix(b" ").unwrap_or(v))
-            }
-            None => (line, &[][..]),
-        };
+        let (name, value) = split_field(line);
         if name == b"data" {
             self.data.extend_from_slice(value);
             self.data.push(b'\n');
@@ -282,6 +276,18 @@ pub struct SseConn<F> {
     /// Body bytes received (after de-chunking).
     pub body_bytes: u64,
     ended: bool,
+}
+
+/// A field line's name and value (WHATWG: split at the first colon, one leading space
+/// of the value dropped; a line without a colon is a name with an empty value).
+pub fn split_field(line: &[u8]) -> (&[u8], &[u8]) {
+    match memchr::memchr(b':', line) {
+        Some(c) => {
+            let v = &line[c + 1..];
+            (&line[..c], v.strip_prefix(b" ").unwrap_or(v))
+        }
+        None => (line, &[][..]),
+    }
 }
 
 /// The response head of an SSE request: the stream, the body bytes that came with the

@@ -61,13 +61,7 @@ impl Events {
         if line[0] == b':' {
             return;
         }
-        let (name, value) = match memchr::memchr(b':', line) {
-            Some(c) => {
-                let v = &line[c + 1..];
-                (&line[..c], v.strip_prefix(b" ").unwrap_or(v))
-            }
-            None => (line, &[][..]),
-        };
+        let (name, value) = crate::client::split_field(line);
         match name {
             b"data" => {
                 if self.has_data {
