@@ -463,3 +463,17 @@ async fn one_pub_sub_subscription_per_instance_whatever_its_subscribers() {
     }
     assert_eq!(b.topic_count(), 0);
 }
+
+#[tokio::test]
+async fn connecting_to_an_unreachable_redis_is_an_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Nothing listens there: the hub is refused at start-up, not at the first publish.
+    let err = Channels::redis(&format!("redis://127.0.0.1:{port}/"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("redis: "), "{err}");
+}

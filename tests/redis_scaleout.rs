@@ -107,7 +107,7 @@ async fn subscribers_of_a_killed_instance_resume_exactly_on_the_other() {
         return;
     }
     assert!(chat_binary().exists(), "the chat example is not built");
-    let redis = RedisServer::start();
+    let mut redis = RedisServer::start();
     let mut a = Instance::start(&redis.url()).await;
     let b = Instance::start(&redis.url()).await;
 
@@ -173,4 +173,15 @@ async fn subscribers_of_a_killed_instance_resume_exactly_on_the_other() {
         );
         said.push(("live".into(), live));
     }
+
+    // Redis away: a message is refused with 503 (not taken, not silently dropped).
+    redis.kill();
+    let resp = within(
+        10,
+        "POST /say without Redis",
+        awc::Client::new().post(b.url("/say")).send_body("lost?"),
+    )
+    .await
+    .expect("POST /say");
+    assert_eq!(resp.status(), 503);
 }
