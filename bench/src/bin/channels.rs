@@ -5,7 +5,7 @@
 //! channels all|fanout|storm|history [--quick] [--subs N] [--rate R] [--secs S]
 //!          [--clients N] [--behind N] [--only raw,hub]
 //! channels server <raw|relay|hub> <port>
-//! channels history-child <events> <topics> <size>
+//! channels history-child <events> <topics> <size> [<rounds>]
 //! ```
 
 use std::process::ExitCode;
@@ -20,7 +20,7 @@ use actix_sse_bench::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: channels all|fanout|storm|history [--quick] [--subs N] [--rate R] [--secs S] [--clients N] [--behind N] [--only raw,hub]\n       channels server <raw|relay|hub> <port>\n       channels history-child <events> <topics> <size>"
+        "usage: channels all|fanout|storm|history [--quick] [--subs N] [--rate R] [--secs S] [--clients N] [--behind N] [--only raw,hub]\n       channels server <raw|relay|hub> <port>\n       channels history-child <events> <topics> <size> [<rounds>]"
     );
     ExitCode::from(2)
 }
@@ -52,10 +52,12 @@ fn main() -> ExitCode {
         }
         "history-child" => {
             let n: Vec<u64> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
-            let [events, topics, size] = n[..] else {
-                return usage();
+            let (events, topics, size, rounds) = match n[..] {
+                [events, topics, size] => (events, topics, size, 1),
+                [events, topics, size, rounds] => (events, topics, size, rounds),
+                _ => return usage(),
             };
-            return match history_child(events, topics.max(1) as usize, size as usize) {
+            return match history_child(events, topics.max(1) as usize, size as usize, rounds) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("history-child: {e}");

@@ -1,11 +1,26 @@
 //! The retained events of one topic, bounded by count, bytes and (optionally) age.
+//!
+//! Frames are packed one after another into *chunks*, so a retained event costs its bytes
+//! plus a 16-byte slot, not an allocation of its own. A chunk holds a whole number of
+//! frames of the size it is made for: at most a sixteenth of the history's length, at most
+//! twice the previous chunk, and within about 4 KiB. So a topic keeping a few events uses
+//! chunks of one frame, and a chunk half trimmed or half filled wastes little, while a
+//! chunk's own costs (an allocation and a 32-byte handle) are shared by many frames in a
+//! busy topic. Readers get each frame as a slice of a shared chunk: replaying copies no
+//! bytes.
+//!
+//! The chunk being written is a `BytesMut`. Before a reader can take slices of its frames
+//! they are cut off into a *piece* (a frozen `Bytes` over part of the chunk) and the rest
+//! of the chunk goes on taking frames; a full chunk becomes a piece as it is. A slot's
+//! offset is relative to its piece, so a frame at offset 0 starts a piece: that is how a
+//! frame finds its piece.
 
 use std::{
     collections::VecDeque,
     time::{Duration, Instant},
 };
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 /// How much history every topic keeps.
 #[derive(Debug, Clone, Copy)]
@@ -15,20 +30,35 @@ pub(crate) struct Bounds {
     pub(crate) age: Option<Duration>,
 }
 
-struct Entry {
+/// The size a chunk stays within, unless one frame is larger.
+const CHUNK: usize = 4096;
+/// A chunk holds at most this fraction of the history's length in frames.
+const CHUNK_SHARE: usize = 16;
+
+/// A retained frame: its position, and where it lies in its piece.
+#[derive(Clone, Copy)]
+struct Slot {
     seq: u64,
-    frame: Bytes,
+    start: u32,
+    len: u32,
 }
 
 /// One topic's history: frames in sequence order, plus the highest sequence ever trimmed
 /// away, which tells a resume that lost events apart from one that lost nothing.
 pub(crate) struct History {
-    entries: VecDeque<Entry>,
-    /// When each entry was added, only with an age bound (reading the clock is not free),
-    /// and apart from `entries` so that without one an entry costs no room for it.
+    slots: VecDeque<Slot>,
+    /// The frozen pieces, oldest first: the first holds the oldest slot.
+    pieces: VecDeque<Bytes>,
+    /// The rest of the chunk being written: the frames not yet cut into a piece, then
+    /// room for more.
+    filling: BytesMut,
+    /// When each slot was added, only with an age bound (reading the clock is not free),
+    /// and apart from `slots` so that without one a slot costs no room for it.
     added: VecDeque<Instant>,
     bytes: usize,
     trimmed_upto: u64,
+    /// How many frames the current chunk was made for.
+    chunk_frames: usize,
 }
 
 impl History {
@@ -36,15 +66,18 @@ impl History {
     /// position older than it may have missed something.
     pub(crate) fn new(trimmed_upto: u64) -> Self {
         Self {
-            entries: VecDeque::new(),
+            slots: VecDeque::new(),
+            pieces: VecDeque::new(),
+            filling: BytesMut::new(),
             added: VecDeque::new(),
             bytes: 0,
             trimmed_upto,
+            chunk_frames: 0,
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slots.is_empty()
     }
 
     /// The highest sequence trimmed away (0 if none).
@@ -52,54 +85,132 @@ impl History {
         self.trimmed_upto
     }
 
-    /// Appends a frame (sequences only grow) and trims to the bounds.
-    pub(crate) fn push(&mut self, seq: u64, frame: Bytes, bounds: &Bounds) {
+    /// Appends a copy of a frame (sequences only grow; frames are never empty) and trims
+    /// to the bounds.
+    pub(crate) fn push(&mut self, seq: u64, frame: &[u8], bounds: &Bounds) {
+        debug_assert!(!frame.is_empty());
+        let len = match u32::try_from(frame.len()) {
+            Ok(len) if frame.len() <= bounds.bytes && bounds.events > 0 => len,
+            // It would be trimmed at once, and everything before it with it.
+            _ => return self.clear(seq),
+        };
+        if self.filling.capacity() - self.filling.len() < frame.len() {
+            self.new_chunk(frame.len());
+        }
+        let start = self.filling.len() as u32;
+        self.filling.extend_from_slice(frame);
+        self.slots.push_back(Slot { seq, start, len });
         if bounds.age.is_some() {
             self.added.push_back(Instant::now());
         }
         self.bytes += frame.len();
-        self.entries.push_back(Entry { seq, frame });
         self.trim(bounds);
+    }
+
+    /// Makes the current chunk a piece and starts one with room for `need` bytes and as
+    /// many more frames of that size as suits the history.
+    fn new_chunk(&mut self, need: usize) {
+        if !self.filling.is_empty() {
+            // Full (or nearly): it becomes its piece with no allocation when no read cut it.
+            let piece = std::mem::take(&mut self.filling).freeze();
+            self.pieces.push_back(piece);
+        }
+        let frames = (self.slots.len() / CHUNK_SHARE)
+            .min(self.chunk_frames * 2)
+            .clamp(1, (CHUNK / need).max(1));
+        self.chunk_frames = frames;
+        self.filling = BytesMut::with_capacity(need * frames);
+    }
+
+    /// Cuts the frames written into the current chunk so far into a piece; the rest of the
+    /// chunk goes on taking frames.
+    fn cut(&mut self) {
+        if !self.filling.is_empty() {
+            let piece = self.filling.split().freeze();
+            self.pieces.push_back(piece);
+        }
+    }
+
+    /// Forgets every frame, the newest trimmed one being `upto`, and gives the memory back.
+    fn clear(&mut self, upto: u64) {
+        *self = Self::new(upto);
     }
 
     /// Drops the oldest entries until the history fits its bounds.
     pub(crate) fn trim(&mut self, bounds: &Bounds) {
         let expired = bounds.age.and_then(|age| Instant::now().checked_sub(age));
-        while let Some(oldest) = self.entries.front() {
-            // `added` runs alongside `entries` when there is an age bound (the bounds of
-            // a hub never change).
+        while let Some(oldest) = self.slots.front() {
+            // `added` runs alongside `slots` when there is an age bound (the bounds of a
+            // hub never change).
             let too_old =
                 matches!((expired, self.added.front()), (Some(limit), Some(at)) if *at <= limit);
-            if self.entries.len() <= bounds.events && self.bytes <= bounds.bytes && !too_old {
+            if self.slots.len() <= bounds.events && self.bytes <= bounds.bytes && !too_old {
                 break;
             }
             self.trimmed_upto = oldest.seq;
-            self.bytes -= oldest.frame.len();
-            self.entries.pop_front();
+            self.bytes -= oldest.len as usize;
+            self.slots.pop_front();
             self.added.pop_front();
+            match self.slots.front() {
+                None => return self.clear(self.trimmed_upto),
+                // The piece of the frame just dropped has no frame left (or it was still
+                // in `filling`, and then there is no piece at all yet).
+                Some(next) if next.start == 0 => {
+                    self.pieces.pop_front();
+                }
+                Some(_) => {}
+            }
         }
         // A burst can leave a large ring behind; give the memory back once it is mostly empty.
-        if self.entries.capacity() > 64 && self.entries.len() < self.entries.capacity() / 4 {
-            self.entries.shrink_to(self.entries.len() * 2);
-            self.added.shrink_to(self.entries.len() * 2);
+        if self.slots.capacity() > 64 && self.slots.len() < self.slots.capacity() / 4 {
+            self.slots.shrink_to(self.slots.len() * 2);
+            self.added.shrink_to(self.slots.len() * 2);
         }
     }
 
     /// Every retained event after `after`, oldest first.
-    pub(crate) fn after(&self, after: u64) -> impl Iterator<Item = (u64, &Bytes)> + '_ {
-        let start = self.entries.partition_point(|e| e.seq <= after);
-        self.entries.range(start..).map(|e| (e.seq, &e.frame))
+    pub(crate) fn after(&mut self, after: u64) -> impl Iterator<Item = (u64, Bytes)> + '_ {
+        let start = self.slots.partition_point(|s| s.seq <= after);
+        self.read(start)
     }
 
     /// The last `n` retained events, oldest first.
-    pub(crate) fn last(&self, n: usize) -> impl Iterator<Item = (u64, &Bytes)> + '_ {
-        let start = self.entries.len().saturating_sub(n);
-        self.entries.range(start..).map(|e| (e.seq, &e.frame))
+    pub(crate) fn last(&mut self, n: usize) -> impl Iterator<Item = (u64, Bytes)> + '_ {
+        let start = self.slots.len().saturating_sub(n);
+        self.read(start)
+    }
+
+    /// The retained frames from the `index`th on, each a slice of its piece.
+    fn read(&mut self, index: usize) -> impl Iterator<Item = (u64, Bytes)> + '_ {
+        let index = index.min(self.slots.len());
+        // The range runs to the newest frame: cut, so that every frame in it has a piece.
+        if index < self.slots.len() {
+            self.cut();
+        }
+        // The newest piece holds the newest frame; each frame at offset 0 after the
+        // `index`th starts a later piece.
+        let later = self
+            .slots
+            .range(index..)
+            .skip(1)
+            .filter(|s| s.start == 0)
+            .count();
+        let mut piece = self.pieces.len().saturating_sub(later + 1);
+        let pieces = &self.pieces;
+        self.slots.range(index..).enumerate().map(move |(i, slot)| {
+            if i > 0 && slot.start == 0 {
+                piece += 1;
+            }
+            let at = slot.start as usize;
+            (slot.seq, pieces[piece].slice(at..at + slot.len as usize))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn bounds(events: usize, bytes: usize) -> Bounds {
@@ -115,7 +226,7 @@ mod tests {
         let mut h = History::new(0);
         let b = bounds(3, 100);
         for seq in 1..=5 {
-            h.push(seq, Bytes::from_static(b"0123456789"), &b);
+            h.push(seq, b"0123456789", &b);
         }
         assert_eq!(h.after(0).map(|e| e.0).collect::<Vec<_>>(), [3, 4, 5]);
         assert_eq!(h.trimmed_upto(), 2);
@@ -123,14 +234,120 @@ mod tests {
         assert_eq!(h.last(2).map(|e| e.0).collect::<Vec<_>>(), [4, 5]);
 
         let b = bounds(10, 25);
-        h.push(9, Bytes::from_static(b"0123456789"), &b);
+        h.push(9, b"0123456789", &b);
         assert_eq!(h.after(0).map(|e| e.0).collect::<Vec<_>>(), [5, 9]);
         assert_eq!(h.trimmed_upto(), 4);
 
         // A frame larger than the byte bound is not kept at all.
-        h.push(10, Bytes::from(vec![b'x'; 30]), &b);
+        h.push(10, &[b'x'; 30], &b);
         assert!(h.is_empty());
         assert_eq!(h.trimmed_upto(), 10);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(usize),
+        After(u64),
+        Last(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (1usize..700).prop_map(Op::Push),
+            2 => (0u64..400).prop_map(Op::After),
+            1 => (0usize..40).prop_map(Op::Last),
+        ]
+    }
+
+    proptest! {
+        /// Frames packed into chunks read back exactly as pushed, whatever the sizes and
+        /// however reads and pushes interleave, and trimming keeps what a plain list
+        /// would keep.
+        #[test]
+        fn reads_back_what_a_plain_list_keeps(
+            events in 1usize..30,
+            bytes in 100usize..4000,
+            ops in proptest::collection::vec(op(), 1..300),
+        ) {
+            let b = bounds(events, bytes);
+            let mut h = History::new(0);
+            let mut model: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+            let mut held = 0;
+            let mut trimmed = 0;
+            let mut seq = 0;
+            for op in ops {
+                match op {
+                    Op::Push(len) => {
+                        seq += 1 + len as u64 % 3;
+                        let frame: Vec<u8> = (0..len).map(|i| (seq as usize + i) as u8).collect();
+                        h.push(seq, &frame, &b);
+                        held += len;
+                        model.push_back((seq, frame));
+                        while model.len() > events || held > bytes {
+                            let (s, f) = model.pop_front().unwrap();
+                            held -= f.len();
+                            trimmed = s;
+                        }
+                    }
+                    Op::After(after) => {
+                        let got: Vec<_> = h.after(after).map(|(s, f)| (s, f.to_vec())).collect();
+                        let want: Vec<_> = model.iter().filter(|e| e.0 > after).cloned().collect();
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::Last(n) => {
+                        let got: Vec<_> = h.last(n).map(|(s, f)| (s, f.to_vec())).collect();
+                        let skip = model.len().saturating_sub(n);
+                        let want: Vec<_> = model.iter().skip(skip).cloned().collect();
+                        prop_assert_eq!(got, want);
+                    }
+                }
+                prop_assert_eq!(h.trimmed_upto(), trimmed);
+                prop_assert_eq!(h.is_empty(), model.is_empty());
+                prop_assert_eq!(h.bytes, held);
+                // Pieces with no retained frame left are dropped.
+                prop_assert!(h.pieces.len() <= h.slots.len());
+            }
+        }
+    }
+
+    #[test]
+    fn frames_share_their_chunk() {
+        let b = bounds(1000, 100_000);
+        let mut h = History::new(0);
+        for seq in 1..=200 {
+            h.push(seq, b"0123456789", &b);
+        }
+        let frames: Vec<Bytes> = h.after(0).map(|e| e.1).collect();
+        // Replay hands out slices of a few chunks, not a copy or an allocation per frame.
+        let chunks = 1 + frames
+            .windows(2)
+            .filter(|f| f[0].as_ptr().wrapping_add(10) != f[1].as_ptr())
+            .count();
+        assert_eq!(chunks, h.pieces.len());
+        assert!(chunks * 3 <= frames.len(), "{chunks} chunks for 200 frames");
+        // A read cuts the chunk; the next frame still goes into the rest of it.
+        while h.filling.capacity() == 0 {
+            h.push(h.slots.back().unwrap().seq + 1, b"0123456789", &b);
+        }
+        let seq = h.slots.back().unwrap().seq;
+        let before = h.after(seq - 1).next().unwrap().1.as_ptr();
+        h.push(seq + 1, b"0123456789", &b);
+        let next = h.after(seq).next().unwrap().1;
+        assert_eq!(before.wrapping_add(10), next.as_ptr());
+    }
+
+    #[test]
+    fn an_emptied_history_holds_no_chunk() {
+        let b = bounds(2, 100);
+        let mut h = History::new(0);
+        h.push(1, b"0123456789", &b);
+        let _ = h.after(0).count();
+        h.push(2, &[b'x'; 200], &b);
+        assert!(h.is_empty());
+        assert_eq!(h.trimmed_upto(), 2);
+        assert_eq!(h.filling.capacity(), 0);
+        assert!(h.pieces.is_empty() && h.slots.capacity() == 0);
+        assert!(h.pieces.capacity() == 0);
     }
 
     #[test]
@@ -141,9 +358,9 @@ mod tests {
             age: Some(Duration::from_millis(20)),
         };
         let mut h = History::new(0);
-        h.push(1, Bytes::from_static(b"a"), &b);
+        h.push(1, b"a", &b);
         std::thread::sleep(Duration::from_millis(30));
-        h.push(2, Bytes::from_static(b"b"), &b);
+        h.push(2, b"b", &b);
         assert_eq!(h.after(0).map(|e| e.0).collect::<Vec<_>>(), [2]);
         std::thread::sleep(Duration::from_millis(30));
         h.trim(&b);

@@ -238,7 +238,7 @@ impl Hub {
                     st.vacate(slot);
                 }
             }
-            st.history.push(seq, frame, &config.bounds);
+            st.history.push(seq, &frame, &config.bounds);
             topic.in_flight.store(IDLE, SeqCst);
             if defer {
                 for sub in st.subs.iter().flatten().filter(|s| s.queue.multi) {

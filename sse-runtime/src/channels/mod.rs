@@ -147,6 +147,11 @@ impl From<SerializeError> for PublishError {
 /// subscribed to; call [`sweep`](Self::sweep) now and then to also free topics nobody
 /// touches any more.
 ///
+/// In memory, a topic packs its events one after another into chunks of up to about
+/// 4 KiB, so a kept event costs its encoded bytes plus 16 bytes, and a replay hands out
+/// slices of the chunks instead of copies. A subscriber that still holds an event keeps
+/// that event's chunk alive.
+///
 /// # Example: a chat room
 ///
 /// ```

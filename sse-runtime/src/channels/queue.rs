@@ -156,14 +156,10 @@ impl Queue {
 impl State {
     /// Appends replayed history to a lane (called under the topic lock, before any live
     /// frame of that topic can arrive).
-    pub(crate) fn replay<'a>(
-        &mut self,
-        lane: usize,
-        frames: impl Iterator<Item = (u64, &'a Bytes)>,
-    ) {
+    pub(crate) fn replay(&mut self, lane: usize, frames: impl Iterator<Item = (u64, Bytes)>) {
         let lane = &mut self.lanes[lane];
-        for (seq, frame) in frames {
-            lane.frames.push_back((seq, frame.clone()));
+        for frame in frames {
+            lane.frames.push_back(frame);
             lane.replay += 1;
         }
     }
