@@ -46,7 +46,9 @@ impl Sender {
     /// client goes away. A send from another task (a clone moved into a spawned task)
     /// yields once, then returns [`SendError::Closed`].
     pub async fn send(&self, event: impl IntoEvent) -> Result<(), SendError> {
-        self.ready().await?;
+        if !self.shared.has_room() {
+            self.ready().await?;
+        }
         self.commit(|buf| event.encode_into(&mut Out(buf)).map_err(SendError::Invalid))
     }
 
@@ -63,7 +65,9 @@ impl Sender {
         value: impl IntoEvent,
         fields: impl EventFields,
     ) -> Result<(), SendError> {
-        self.ready().await?;
+        if !self.shared.has_room() {
+            self.ready().await?;
+        }
         self.commit(|buf| {
             value
                 .encode_with_fields(&fields, &mut Out(buf))
@@ -84,7 +88,9 @@ impl Sender {
         T: ?Sized,
         S: Serializer<T> + ?Sized,
     {
-        self.ready().await?;
+        if !self.shared.has_room() {
+            self.ready().await?;
+        }
         self.commit(|buf| encode_serialized(buf, value, serializer, &fields))
     }
 
