@@ -341,32 +341,42 @@ pub mod __private {
     /// `send!(value, ..)` without a serializer, when `value` is an event.
     pub trait SendEvent {
         /// `send!(value)`.
-        fn __sse_send(
+        fn __sse_send<'a>(
             self,
-            tx: &Sender,
-        ) -> impl core::future::Future<Output = Result<(), SendError>>;
+            tx: &'a Sender,
+        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a
+        where
+            Self: 'a;
         /// `send!(value, field = ..)`.
-        fn __sse_send_with<F: EventFields>(
+        fn __sse_send_with<'a, F: EventFields + 'a>(
             self,
-            tx: &Sender,
+            tx: &'a Sender,
             fields: F,
-        ) -> impl core::future::Future<Output = Result<(), SendError>>;
+        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a
+        where
+            Self: 'a;
     }
 
     impl<T: IntoEvent> SendEvent for Checked<T> {
         #[inline(always)]
-        fn __sse_send(
+        fn __sse_send<'a>(
             self,
-            tx: &Sender,
-        ) -> impl core::future::Future<Output = Result<(), SendError>> {
+            tx: &'a Sender,
+        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a
+        where
+            Self: 'a,
+        {
             tx.send(self.0)
         }
         #[inline(always)]
-        fn __sse_send_with<F: EventFields>(
+        fn __sse_send_with<'a, F: EventFields + 'a>(
             self,
-            tx: &Sender,
+            tx: &'a Sender,
             fields: F,
-        ) -> impl core::future::Future<Output = Result<(), SendError>> {
+        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a
+        where
+            Self: 'a,
+        {
             tx.send_with(self.0, fields)
         }
     }
@@ -422,20 +432,25 @@ pub mod __private {
     /// `send!(value, ..)` with `serialize = ..`, when the serializer takes `value`.
     pub trait SendSerialized {
         /// `send!(value, ..)`.
-        fn __sse_send_serialized<F: EventFields>(
+        fn __sse_send_serialized<'a, F: EventFields + 'a>(
             self,
-            tx: &Sender,
+            tx: &'a Sender,
             fields: F,
-        ) -> impl core::future::Future<Output = Result<(), SendError>>;
+        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a
+        where
+            Self: 'a;
     }
 
     impl<T: ?Sized, S: Serializer<T> + ?Sized> SendSerialized for Checked<(&T, &S)> {
         #[inline(always)]
-        fn __sse_send_serialized<F: EventFields>(
+        fn __sse_send_serialized<'a, F: EventFields + 'a>(
             self,
-            tx: &Sender,
+            tx: &'a Sender,
             fields: F,
-        ) -> impl core::future::Future<Output = Result<(), SendError>> {
+        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a
+        where
+            Self: 'a,
+        {
             let (value, serializer) = self.0;
             tx.send_serialized(value, serializer, fields)
         }
