@@ -55,6 +55,7 @@ pub struct Unset;
 
 impl Fields {
     /// No field set: sending a value with these fields sends just the value.
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }
@@ -93,6 +94,7 @@ impl<E, I, C> Fields<E, I, C> {
     }
 
     /// Sets the client's reconnection time, written as integer milliseconds.
+    #[inline]
     pub fn retry(mut self, retry: Duration) -> Self {
         self.retry = Some(retry);
         self
