@@ -140,6 +140,43 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// The break search takes one path for short texts and another for long ones: every
+    /// length around the vector widths and the switch, with a CR, an LF or a CRLF at every
+    /// position, splits exactly as a byte-by-byte reading does.
+    // WIRE 4, 5-7.
+    #[test]
+    fn line_breaks_found_at_every_position_short_and_long() {
+        fn naive(text: &[u8]) -> Vec<u8> {
+            let mut out = b"data: ".to_vec();
+            let mut i = 0;
+            while i < text.len() {
+                match text[i] {
+                    b'\r' if text.get(i + 1) == Some(&b'\n') => {
+                        out.extend_from_slice(b"\ndata: ");
+                        i += 1;
+                    }
+                    b'\r' | b'\n' => out.extend_from_slice(b"\ndata: "),
+                    b => out.push(b),
+                }
+                i += 1;
+            }
+            out.extend_from_slice(b"\n\n");
+            out
+        }
+        for len in [
+            1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 130, 200, 300,
+        ] {
+            for at in 0..len {
+                for brk in [&b"\n"[..], b"\r", b"\r\n"] {
+                    let mut text = vec![b'x'; len];
+                    text.splice(at..at + 1, brk.iter().copied());
+                    let text = String::from_utf8(text).unwrap();
+                    eq(data(&text), &naive(text.as_bytes()));
+                }
+            }
+        }
+    }
+
     #[test]
     fn wire_01_plain_data() {
         eq(data("hello"), b"data: hello\n\n");
