@@ -153,8 +153,9 @@ impl History {
             self.added.pop_front();
             match self.slots.front() {
                 None => return self.clear(self.trimmed_upto),
-                // The piece of the frame just dropped has no frame left (or it was still
-                // in `filling`, and then there is no piece at all yet).
+                // The next frame starts a piece: the dropped one ended the oldest piece
+                // (a frame is only followed by one at offset 0 once its own frames were
+                // cut or sealed into a piece), which has no frame left.
                 Some(next) if next.start == 0 => {
                     self.pieces.pop_front();
                 }

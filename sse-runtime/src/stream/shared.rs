@@ -64,8 +64,8 @@ impl Shared {
         })
     }
 
-    /// Room for one more event now, on an open stream: a send goes ahead without waiting
-    /// (what most sends find, so they skip the wait's own future).
+    /// Room for one more event now, on an open stream: what most sends find, and then
+    /// they write at their first poll without registering anything.
     #[inline]
     pub(super) fn has_room(&self) -> bool {
         !self.closed.get() && self.buf.borrow().len() < self.limit.get()
