@@ -467,6 +467,34 @@ async fn heartbeats_every_15s_with_start_paused() {
     );
 }
 
+#[sse("/steady", heartbeat = "15s")]
+async fn steady() {
+    // An event every 10 s for a minute, then silence.
+    for i in 0..6 {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        send!(format!("e{i}"));
+    }
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+}
+
+/// The heartbeat counts idle time: while events come more often than its period none is
+/// sent, and the first one comes a whole period after the last event.
+#[tokio::test(start_paused = true)]
+async fn no_heartbeat_while_events_flow_then_one_a_period_after_the_last() {
+    let app = init_service(App::new().service(steady)).await;
+    let start = tokio::time::Instant::now();
+    let mut stream = sse_test::get(&app, "/steady").await;
+    for i in 0..6 {
+        assert_eq!(stream.next().await, Some(event(&format!("e{i}"))));
+        assert_at(start.elapsed(), Duration::from_secs(10 * (i + 1)));
+    }
+    let last = tokio::time::Instant::now();
+    assert_eq!(stream.next().await, Some(Message::Comment(String::new())));
+    assert_at(last.elapsed(), Duration::from_secs(15));
+    assert_eq!(stream.next().await, Some(Message::Comment(String::new())));
+    assert_at(last.elapsed(), Duration::from_secs(30));
+}
+
 #[actix_web::test]
 async fn a_panic_ends_the_stream_with_an_error() {
     let app = init_service(app()).await;
