@@ -168,7 +168,80 @@ impl<T: FieldValue + ?Sized> FieldValue for &T {
     const __CLEAN: bool = T::__CLEAN;
 }
 
-macro_rules! int_values {
+/// The eight decimal digits of `n` (below 10⁸, with leading zeros) as ASCII, the most
+/// significant first in memory order (`to_le_bytes`): computed in a register, two digits
+/// per lane at a time, so that they reach the buffer in one 8-byte store. (A formatter
+/// that writes digits into a scratch array and then copies them makes the copy wait for
+/// those small stores: at millions of ids a second that was a tenth of a stream's time.)
+#[inline]
+fn eight_digits(n: u64) -> u64 {
+    debug_assert!(n < 100_000_000);
+    // Two 32-bit lanes of four digits each: the high half first in memory.
+    let x = (n / 10_000) | ((n % 10_000) << 32);
+    // Each lane v < 10⁴ into v / 100 (low 16 bits) and v % 100 (high 16 bits).
+    let q = ((x * 10_486) >> 20) & 0x0000_007F_0000_007F;
+    let x = q | ((x - q * 100) << 16);
+    // Each 16-bit lane w < 100 into w / 10 (low byte) and w % 10 (high byte).
+    let q = ((x * 103) >> 10) & 0x000F_000F_000F_000F;
+    let x = q | ((x - q * 10) << 8);
+    x + 0x3030_3030_3030_3030
+}
+
+/// Writes `n` in decimal into `buf`.
+#[inline]
+fn write_decimal(buf: &mut BytesMut, n: u64) {
+    const E8: u64 = 100_000_000;
+    if n >= E8 * E8 {
+        buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        return;
+    }
+    let (high, low) = if n >= E8 {
+        (n / E8, Some(n % E8))
+    } else {
+        (n, None)
+    };
+    // The leading digits, shifted down over the leading zeros: one 8-byte write, then
+    // the zeros' room given back.
+    let len = high.checked_ilog10().unwrap_or(0) as usize + 1;
+    let zeros = 8 - len;
+    let start = buf.len();
+    buf.extend_from_slice(&(eight_digits(high) >> (8 * zeros)).to_le_bytes());
+    buf.truncate(start + len);
+    if let Some(low) = low {
+        buf.extend_from_slice(&eight_digits(low).to_le_bytes());
+    }
+}
+
+macro_rules! unsigned_values {
+    ($($ty:ty),*) => {$(
+        impl sealed::Sealed for $ty {}
+        impl FieldValue for $ty {
+            #[inline]
+            fn __write(&self, buf: &mut BytesMut) {
+                write_decimal(buf, *self as u64);
+            }
+            const __CLEAN: bool = true;
+        }
+    )*};
+}
+
+macro_rules! signed_values {
+    ($($ty:ty),*) => {$(
+        impl sealed::Sealed for $ty {}
+        impl FieldValue for $ty {
+            #[inline]
+            fn __write(&self, buf: &mut BytesMut) {
+                if *self < 0 {
+                    buf.extend_from_slice(b"-");
+                }
+                write_decimal(buf, self.unsigned_abs() as u64);
+            }
+            const __CLEAN: bool = true;
+        }
+    )*};
+}
+
+macro_rules! wide_values {
     ($($ty:ty),*) => {$(
         impl sealed::Sealed for $ty {}
         impl FieldValue for $ty {
@@ -181,7 +254,10 @@ macro_rules! int_values {
     )*};
 }
 
-int_values!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+// `usize` and `isize` are at most 64 bits wide on every target actix-web builds for.
+unsigned_values!(u8, u16, u32, u64, usize);
+signed_values!(i8, i16, i32, i64, isize);
+wide_values!(u128, i128);
 
 macro_rules! str_values {
     ($($ty:ty),*) => {$(
@@ -371,6 +447,51 @@ mod tests {
 
     use super::*;
     use crate::{event::sealed::Out, IntoEvent};
+
+    /// Integers are written as `Display` writes them: every value up to 10⁶, around
+    /// every power of ten, the extremes of every width, and a spread of others.
+    #[test]
+    fn integers_read_as_display_writes_them() {
+        fn check<T: FieldValue + std::fmt::Display>(n: T) {
+            let mut buf = BytesMut::from(&b"x"[..]);
+            n.__write(&mut buf);
+            assert_eq!(&buf[1..], format!("{n}").as_bytes(), "{n}");
+        }
+        for n in 0..1_000_000u64 {
+            check(n);
+        }
+        let mut p = 1u64;
+        for _ in 0..20 {
+            for n in [p - 1, p, p + 1, p.wrapping_mul(7) / 3] {
+                check(n);
+                check(n as i64);
+                check(-(n as i64));
+            }
+            p = p.saturating_mul(10);
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            check(x);
+            check(x >> (x % 64));
+            check(x as i64);
+        }
+        check(u64::MAX);
+        check(i64::MIN);
+        check(i64::MAX);
+        check(u8::MAX);
+        check(i8::MIN);
+        check(u16::MAX);
+        check(i16::MIN);
+        check(u32::MAX);
+        check(i32::MIN);
+        check(usize::MAX);
+        check(isize::MIN);
+        check(u128::MAX);
+        check(i128::MIN);
+    }
 
     /// Encodes after a prefix; on error checks that only the prefix is left.
     fn enc(value: impl IntoEvent, fields: impl EventFields) -> Result<Vec<u8>, InvalidEvent> {
