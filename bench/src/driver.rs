@@ -990,14 +990,23 @@ pub fn run_all(cfg: &Config, what: &[&str]) -> bool {
     println!();
     print_targets(&rows);
     println!(
-        "\n{} runs per figure; servers {}; total {:.0} s",
+        "\n{} runs per figure; servers {}; loadavg {}; TCP congestion control {}; total {:.0} s",
         cfg.runs,
         if cfg.pin {
             "pinned to CPU 0, client to CPU 1"
         } else {
             "not pinned"
         },
+        read_trimmed("/proc/loadavg"),
+        read_trimmed("/proc/sys/net/ipv4/tcp_congestion_control"),
         t0.elapsed().as_secs_f64()
     );
     rows.iter().all(|r| r.error.is_none())
+}
+
+/// A `/proc` file's text, or `?`.
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "?".into())
 }
