@@ -21,8 +21,8 @@ pub(super) struct Heartbeat {
     /// stream for its whole life.
     sleep: Option<Pin<Box<Sleep>>>,
     /// When the last chunk went out, if one did since the timer was set: the timer is
-    /// moved once it fires, not at every chunk (resetting a tokio timer takes the time
-    /// driver's lock; at thousands of chunks a second that cost a tenth of the stream).
+    /// moved once it fires, not at every chunk (resetting a tokio timer takes the lock of
+    /// the time driver that every stream of the worker shares).
     last_chunk: Option<Instant>,
 }
 
