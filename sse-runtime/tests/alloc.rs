@@ -49,6 +49,20 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Held by the tests that allocate much while another one reads `LIVE`, which counts
+/// every thread.
+static LIVE_READERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `test` on a current-thread runtime while no other test that reads `LIVE` runs.
+fn alone(test: impl std::future::Future<Output = ()>) {
+    let _serial = LIVE_READERS.lock().unwrap_or_else(|p| p.into_inner());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(test);
+}
+
 fn allocations() -> usize {
     ALLOCATIONS.with(Cell::get)
 }
@@ -163,11 +177,41 @@ async fn string_events_allocate_nothing_even_with_fields() {
     }
 }
 
+/// Events of 4 KiB under the default limit: every chunk ends one event past the limit,
+/// and the next one is written into the same allocation once actix-web has dropped the
+/// chunk. Nothing is allocated per chunk while the stream runs.
+#[test]
+fn chunks_that_end_past_the_limit_reuse_the_buffer() {
+    alone(chunks_that_end_past_the_limit_reuse_the_buffer_());
+}
+
+async fn chunks_that_end_past_the_limit_reuse_the_buffer_() {
+    let data = "x".repeat(4096);
+    let mut body: Body = Box::pin(
+        Sse::from_fn(move |tx| async move { while tx.send(data.as_str()).await.is_ok() {} })
+            .no_heartbeat(),
+    );
+    for _ in 0..3 {
+        drop(next_chunk(&mut body).await);
+    }
+    let before = allocations();
+    for _ in 0..50 {
+        let chunk = next_chunk(&mut body).await;
+        assert!(chunk.len() > sse_runtime::DEFAULT_BUFFER, "{}", chunk.len());
+        drop(chunk);
+    }
+    assert_eq!(allocations() - before, 0, "allocations for 50 chunks");
+}
+
 /// One 1 MiB event, then small ones: once the large chunk is gone, the stream holds about
 /// its steady-state buffer again, not 1 MiB for the rest of its life (with the heartbeat
 /// off, so no idle timer gives it back either).
-#[tokio::test]
-async fn memory_returns_to_the_steady_state_after_one_large_event() {
+#[test]
+fn memory_returns_to_the_steady_state_after_one_large_event() {
+    alone(memory_returns_to_the_steady_state_after_one_large_event_());
+}
+
+async fn memory_returns_to_the_steady_state_after_one_large_event_() {
     const BIG: usize = 1 << 20;
     let mut body: Body = Box::pin(
         Sse::from_fn(move |tx| async move {
