@@ -399,7 +399,7 @@ async fn a_slow_client_does_not_grow_server_memory() {
         );
     }
     // What was produced sits in kernel socket buffers, actix-web's write buffer (32 KiB)
-    // and ours (32 KiB + one event); nothing else grows.
+    // and ours (16 KiB + one event); nothing else grows.
     let bytes = last * 1024;
     assert!(
         bytes < 16 << 20,

@@ -62,7 +62,7 @@ pin_project! {
     /// - **Coalescing:** events that are ready together go out as one chunk, up to the
     ///   buffer limit.
     /// - **Back-pressure:** sending waits while `buffer_size` bytes (default
-    ///   [`DEFAULT_BUFFER`](crate::DEFAULT_BUFFER), 32 KiB) are encoded but not yet taken by actix-web, which only
+    ///   [`DEFAULT_BUFFER`](crate::DEFAULT_BUFFER), 16 KiB) are encoded but not yet taken by actix-web, which only
     ///   takes more when the socket accepts it. Memory per slow client is bounded by
     ///   `buffer_size` plus one event here, plus actix-web's own write buffer.
     /// - **Heartbeat:** on by default, a `:\n` comment every [`DEFAULT_HEARTBEAT`](crate::DEFAULT_HEARTBEAT) (15 s).

@@ -33,7 +33,10 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 pub const HEAD_WAIT: Duration = Duration::from_secs(1);
 
 /// Default back-pressure limit: bytes encoded but not yet taken by actix-web, per stream.
-pub const DEFAULT_BUFFER: usize = 32 * 1024;
+///
+/// Half of actix-web's own write buffer: a chunk is copied into it while still in the
+/// processor's cache, and a slow client holds less memory.
+pub const DEFAULT_BUFFER: usize = 16 * 1024;
 
 /// The shortest heartbeat period: shorter ones are raised to it.
 pub const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
