@@ -10,6 +10,7 @@ use std::{process::ExitCode, time::Duration};
 
 use actix_sse_bench::{
     driver::{pin_client, raise_fd_limit, run_all, Config},
+    proto::contestants_with_raw,
     servers::Contestant,
 };
 
@@ -65,16 +66,8 @@ fn main() -> ExitCode {
             "--conns" => cfg.conns = it.next().and_then(|v| v.parse().ok()).unwrap_or(10_000),
             "--only" => {
                 let list = it.next().cloned().unwrap_or_default();
-                let parsed: Result<Vec<Contestant>, String> =
-                    list.split(',').map(str::parse).collect();
-                match parsed {
-                    Ok(mut v) => {
-                        // Ratios need the ceiling in the same run.
-                        if !v.contains(&Contestant::Raw) {
-                            v.insert(0, Contestant::Raw);
-                        }
-                        cfg.contestants = v;
-                    }
+                match contestants_with_raw(&list, Contestant::Raw) {
+                    Ok(v) => cfg.contestants = v,
                     Err(e) => {
                         eprintln!("{e}");
                         return usage();

@@ -125,6 +125,44 @@ pub fn parse_fanout(data: &[u8]) -> Option<(u64, u64)> {
     Some((seq, t))
 }
 
+/// Reads an HTTP/1.1 request head from `sock` (what the raw servers do by hand): the bytes
+/// up to and including the empty line, or `None` if the client closed first or sent more
+/// than 16 KiB without one.
+pub async fn read_head(sock: &mut tokio::net::TcpStream) -> std::io::Result<Option<Vec<u8>>> {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = sock.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&buf[..n]);
+        if memchr::memmem::find(&head, b"\r\n\r\n").is_some() {
+            return Ok(Some(head));
+        }
+        if head.len() > 16 * 1024 {
+            return Ok(None);
+        }
+    }
+}
+
+/// The `--only a,b` list of a benchmark's command line, with `raw` added in front when it
+/// is missing: ratios need the ceiling measured in the same run.
+pub fn contestants_with_raw<C>(list: &str, raw: C) -> Result<Vec<C>, String>
+where
+    C: std::str::FromStr<Err = String> + PartialEq,
+{
+    let mut v = list
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<Vec<C>, String>>()?;
+    if !v.contains(&raw) {
+        v.insert(0, raw);
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +183,16 @@ mod tests {
         let (seq, t) = parse_fanout(m.as_bytes()).unwrap();
         assert_eq!(seq, 7);
         assert!(t <= now_ns());
+    }
+
+    #[test]
+    fn only_lists_get_raw_in_front() {
+        use crate::servers::Contestant::{self, Lab, Ours, Raw};
+        assert_eq!(
+            contestants_with_raw("ours,lab", Raw),
+            Ok(vec![Raw, Ours, Lab])
+        );
+        assert_eq!(contestants_with_raw("ours,raw", Raw), Ok(vec![Ours, Raw]));
+        assert!(contestants_with_raw::<Contestant>("ours,nope", Raw).is_err());
     }
 }

@@ -16,6 +16,7 @@ use actix_sse_bench::{
         Contestant, MAX_RUN_EVENTS,
     },
     driver::{pin_client, raise_fd_limit},
+    proto::contestants_with_raw,
 };
 
 fn usage() -> ExitCode {
@@ -92,18 +93,8 @@ fn main() -> ExitCode {
             "--behind" => cfg.behind = num().unwrap_or(cfg.behind).max(1),
             "--only" => {
                 let list = it.next().cloned().unwrap_or_default();
-                match list
-                    .split(',')
-                    .map(str::parse)
-                    .collect::<Result<Vec<_>, _>>()
-                {
-                    Ok(mut v) => {
-                        // Ratios need the ceiling in the same run.
-                        if !v.contains(&Contestant::Raw) {
-                            v.insert(0, Contestant::Raw);
-                        }
-                        cfg.contestants = v;
-                    }
+                match contestants_with_raw(&list, Contestant::Raw) {
+                    Ok(v) => cfg.contestants = v,
                     Err(e) => {
                         eprintln!("{e}");
                         return usage();

@@ -27,13 +27,13 @@ use actix_sse::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::AsyncWriteExt,
     net::TcpStream,
     sync::broadcast::{self, error::RecvError, error::TryRecvError},
 };
 
 use super::{payload, query_u64, HISTORY_BYTES, HISTORY_EVENTS, MAX_RUN_EVENTS, QUEUE, TOPIC};
-use crate::proto::now_ns;
+use crate::proto::{now_ns, read_head};
 
 /// Listen backlog: thousands of connections arrive in a burst.
 const BACKLOG: u32 = 4096;
@@ -186,21 +186,9 @@ async fn raw_reply(sock: &mut TcpStream, status: &str, body: &str) -> std::io::R
 
 async fn raw_conn(mut sock: TcpStream, st: Rc<Raw>) -> std::io::Result<()> {
     sock.set_nodelay(true)?;
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = sock.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        head.extend_from_slice(&buf[..n]);
-        if memchr::memmem::find(&head, b"\r\n\r\n").is_some() {
-            break;
-        }
-        if head.len() > 16 * 1024 {
-            return Ok(());
-        }
-    }
+    let Some(head) = read_head(&mut sock).await? else {
+        return Ok(());
+    };
     let text = String::from_utf8_lossy(&head).into_owned();
     let mut lines = text.split("\r\n");
     let target = lines

@@ -12,7 +12,7 @@ use tokio::{
 };
 
 use super::{tokio_listener, Hub};
-use crate::proto::{frame, frame_with_id, payload, Params, SLOW_PER_TICK};
+use crate::proto::{frame, frame_with_id, payload, read_head, Params, SLOW_PER_TICK};
 
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
 cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
@@ -58,21 +58,9 @@ fn batch(frame: &[u8], count: usize) -> Bytes {
 async fn conn(mut sock: TcpStream, hub: RawHub) -> std::io::Result<()> {
     sock.set_nodelay(true)?;
     let target = {
-        let mut head = Vec::with_capacity(512);
-        let mut buf = vec![0u8; 1024];
-        loop {
-            let n = sock.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            head.extend_from_slice(&buf[..n]);
-            if memchr::memmem::find(&head, b"\r\n\r\n").is_some() {
-                break;
-            }
-            if head.len() > 16 * 1024 {
-                return Ok(());
-            }
-        }
+        let Some(head) = read_head(&mut sock).await? else {
+            return Ok(());
+        };
         let line = head.split(|b| *b == b'\r').next().unwrap_or_default();
         let target = line.split(|b| *b == b' ').nth(1).unwrap_or_default();
         String::from_utf8_lossy(target).into_owned()
