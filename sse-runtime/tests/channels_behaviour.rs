@@ -352,3 +352,113 @@ fn a_channel_event_rebuilds_the_event_it_was_published_as() {
     let got = drain(&mut sub).0.remove(0);
     assert_eq!(got.into_event(), published.id(id));
 }
+
+#[test]
+fn a_queue_is_bounded_in_bytes_as_well_as_events() {
+    // 10 KiB events into a 32 KiB queue: the fourth does not fit, whatever the count bound.
+    let big = "x".repeat(10 * 1024);
+    let hub = Channels::builder()
+        .queue(1_000)
+        .queue_bytes(32 * 1024)
+        .build();
+    let mut slow = subscribe(&hub, &["t"], None);
+    let ids: Vec<EventId> = (0..3).map(|_| publish(&hub, "t", big.as_str())).collect();
+    assert!(!slow.lagged(), "three events fit");
+    assert_eq!(hub.subscriber_count("t"), 1);
+    publish(&hub, "t", big.as_str());
+    assert!(slow.lagged(), "the fourth is over 32 KiB");
+    assert_eq!(hub.subscriber_count("t"), 0, "Lag::End: it left at once");
+    assert_eq!(drain(&mut slow), (vec![], true));
+    // Resuming from history is not bounded by the queue.
+    let mut again = subscribe(&hub, &["t"], Some(&ids[0].to_string()));
+    assert_eq!(drain(&mut again).0.len(), 3);
+
+    // Under Lag::Reset the reset comes first, then what fits.
+    let hub = Channels::builder()
+        .queue_bytes(32 * 1024)
+        .on_lag(Lag::Reset)
+        .build();
+    let mut slow = subscribe(&hub, &["t"], None);
+    let ids: Vec<EventId> = (0..5).map(|_| publish(&hub, "t", big.as_str())).collect();
+    let got = drain(&mut slow).0;
+    assert!(got[0].is_reset());
+    // The fourth overflowed: the reset stands at it, the fifth follows.
+    assert_eq!((got[0].data(), got[0].id()), ("lagged".into(), &ids[3]));
+    assert_eq!(seqs(&got[1..]), seqs_of(&ids[4..]));
+
+    // A single event larger than the bound still goes through an empty queue.
+    let huge = "y".repeat(100 * 1024);
+    let id = publish(&hub, "t", huge.as_str());
+    let got = drain(&mut slow).0;
+    assert_eq!(seqs(&got), [id.sequence()]);
+    assert_eq!(got[0].data().len(), huge.len());
+}
+
+#[test]
+fn one_event_larger_than_the_history_keeps_the_others_replayable() {
+    let hub = Channels::builder().history_bytes(1024).build();
+    let a = publish(&hub, "t", "a");
+    let b = publish(&hub, "t", "b");
+    let mut live = subscribe(&hub, &["t"], None);
+    let big = publish(&hub, "t", "x".repeat(2000));
+    let c = publish(&hub, "t", "c");
+    // Delivered live.
+    assert_eq!(
+        seqs(&drain(&mut live).0),
+        seqs_of(&[big.clone(), c.clone()])
+    );
+
+    // A resume that needs the big event is told it is gone...
+    for before in [&a, &b] {
+        let mut sub = subscribe(&hub, &["t"], Some(&before.to_string()));
+        let got = drain(&mut sub).0;
+        assert_eq!(got.len(), 1);
+        assert!(got[0].is_reset());
+        assert_eq!(got[0].data(), "trimmed");
+    }
+    // ...one from the big event on is exact, and fresh clients still get the history.
+    let mut sub = subscribe(&hub, &["t"], Some(&big.to_string()));
+    assert_eq!(seqs(&drain(&mut sub).0), [c.sequence()]);
+    let hub2 = Channels::builder()
+        .history_bytes(1024)
+        .replay_last(10)
+        .build();
+    publish(&hub2, "t", "a");
+    publish(&hub2, "t", "x".repeat(2000));
+    let mut fresh = subscribe(&hub2, &["t"], None);
+    let got = drain(&mut fresh).0;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].data(), "a");
+}
+
+#[test]
+fn many_topics_merge_in_id_order() {
+    // Topics published in a scattered order; the subscription hands them out by id, and a
+    // duplicate topic counts once.
+    let names: Vec<String> = (0..5_000).map(|i| format!("room/{i}")).collect();
+    let mut topics: Vec<&str> = names.iter().map(String::as_str).collect();
+    topics.push("room/7");
+    let hub = Channels::builder().replay_last(3).build();
+    publish(&hub, "room/4999", "old-1");
+    publish(&hub, "room/0", "old-2");
+    publish(&hub, "room/17", "old-3");
+    publish(&hub, "room/2", "old-4");
+    let mut sub = subscribe(&hub, &topics, None);
+    assert_eq!(hub.subscriber_count("room/7"), 1);
+    let mut ids = Vec::new();
+    for i in (0..5_000).rev().step_by(7) {
+        ids.push(publish(&hub, &names[i], i.to_string()));
+    }
+    let got = drain(&mut sub).0;
+    let data: Vec<String> = got.iter().take(3).map(|e| e.data().into_owned()).collect();
+    assert_eq!(
+        data,
+        ["old-2", "old-3", "old-4"],
+        "replay_last across topics"
+    );
+    assert_eq!(seqs(&got[3..]), seqs_of(&ids));
+    drop(sub);
+    assert_eq!(hub.subscriber_count("room/7"), 0);
+    // room/4999 was published to twice.
+    assert_eq!(hub.topic_count(), 3 + ids.len());
+}

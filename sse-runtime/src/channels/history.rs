@@ -57,6 +57,9 @@ pub(crate) struct History {
     added: VecDeque<Instant>,
     bytes: usize,
     trimmed_upto: u64,
+    /// The newest position that was published but not kept, being larger than the byte
+    /// bound on its own (0 if none): a resume from before it cannot be exact.
+    skipped: u64,
     /// How many frames the current chunk was made for.
     chunk_frames: usize,
 }
@@ -72,6 +75,7 @@ impl History {
             added: VecDeque::new(),
             bytes: 0,
             trimmed_upto,
+            skipped: 0,
             chunk_frames: 0,
         }
     }
@@ -81,18 +85,33 @@ impl History {
     }
 
     /// The highest sequence trimmed away (0 if none).
-    pub(crate) fn trimmed_upto(&self) -> u64 {
+    #[cfg(test)]
+    fn trimmed_upto(&self) -> u64 {
         self.trimmed_upto
+    }
+
+    /// The newest position this history cannot replay (trimmed away, or never kept): a
+    /// resume from before it lost events, a resume from it or after is exact.
+    pub(crate) fn lost_upto(&self) -> u64 {
+        self.trimmed_upto.max(self.skipped)
     }
 
     /// Appends a copy of a frame (sequences only grow; frames are never empty) and trims
     /// to the bounds.
+    ///
+    /// A frame larger than the byte bound is not kept, and the events before it stay: only
+    /// a resume that would need it has lost something (`lost_upto`).
     pub(crate) fn push(&mut self, seq: u64, frame: &[u8], bounds: &Bounds) {
         debug_assert!(!frame.is_empty());
+        if bounds.events == 0 {
+            return self.clear(seq);
+        }
         let len = match u32::try_from(frame.len()) {
-            Ok(len) if frame.len() <= bounds.bytes && bounds.events > 0 => len,
-            // It would be trimmed at once, and everything before it with it.
-            _ => return self.clear(seq),
+            Ok(len) if frame.len() <= bounds.bytes => len,
+            _ => {
+                self.skipped = seq;
+                return self.trim(bounds);
+            }
         };
         if self.filling.capacity() - self.filling.len() < frame.len() {
             self.new_chunk(frame.len());
@@ -133,7 +152,7 @@ impl History {
 
     /// Forgets every frame, the newest trimmed one being `upto`, and gives the memory back.
     fn clear(&mut self, upto: u64) {
-        *self = Self::new(upto);
+        *self = Self::new(upto.max(self.skipped));
     }
 
     /// Drops the oldest entries until the history fits its bounds.
@@ -239,10 +258,19 @@ mod tests {
         assert_eq!(h.after(0).map(|e| e.0).collect::<Vec<_>>(), [5, 9]);
         assert_eq!(h.trimmed_upto(), 4);
 
-        // A frame larger than the byte bound is not kept at all.
+        // A frame larger than the byte bound is not kept; the others stay, and a resume
+        // that would need it knows.
         h.push(10, &[b'x'; 30], &b);
+        assert_eq!(h.after(0).map(|e| e.0).collect::<Vec<_>>(), [5, 9]);
+        assert_eq!((h.trimmed_upto(), h.lost_upto()), (4, 10));
+        h.push(11, b"0123456789", &b);
+        assert_eq!(h.after(10).map(|e| e.0).collect::<Vec<_>>(), [11]);
+        assert_eq!(h.lost_upto(), 10);
+
+        // History off: nothing is kept.
+        h.push(12, b"0123456789", &bounds(0, 100));
         assert!(h.is_empty());
-        assert_eq!(h.trimmed_upto(), 10);
+        assert_eq!(h.lost_upto(), 12);
     }
 
     #[derive(Debug, Clone)]
@@ -275,6 +303,7 @@ mod tests {
             let mut model: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
             let mut held = 0;
             let mut trimmed = 0;
+            let mut skipped = 0;
             let mut seq = 0;
             for op in ops {
                 match op {
@@ -282,12 +311,17 @@ mod tests {
                         seq += 1 + len as u64 % 3;
                         let frame: Vec<u8> = (0..len).map(|i| (seq as usize + i) as u8).collect();
                         h.push(seq, &frame, &b);
-                        held += len;
-                        model.push_back((seq, frame));
-                        while model.len() > events || held > bytes {
-                            let (s, f) = model.pop_front().unwrap();
-                            held -= f.len();
-                            trimmed = s;
+                        if len > bytes {
+                            // Not kept; the others stay.
+                            skipped = seq;
+                        } else {
+                            held += len;
+                            model.push_back((seq, frame));
+                            while model.len() > events || held > bytes {
+                                let (s, f) = model.pop_front().unwrap();
+                                held -= f.len();
+                                trimmed = s;
+                            }
                         }
                     }
                     Op::After(after) => {
@@ -302,7 +336,10 @@ mod tests {
                         prop_assert_eq!(got, want);
                     }
                 }
-                prop_assert_eq!(h.trimmed_upto(), trimmed);
+                prop_assert_eq!(h.lost_upto(), trimmed.max(skipped));
+                if !model.is_empty() {
+                    prop_assert_eq!(h.trimmed_upto(), trimmed);
+                }
                 prop_assert_eq!(h.is_empty(), model.is_empty());
                 prop_assert_eq!(h.bytes, held);
                 // Pieces with no retained frame left are dropped.
@@ -343,7 +380,7 @@ mod tests {
         let mut h = History::new(0);
         h.push(1, b"0123456789", &b);
         let _ = h.after(0).count();
-        h.push(2, &[b'x'; 200], &b);
+        h.push(2, b"0123456789", &bounds(0, 100));
         assert!(h.is_empty());
         assert_eq!(h.trimmed_upto(), 2);
         assert_eq!(h.filling.capacity(), 0);

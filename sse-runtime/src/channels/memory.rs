@@ -9,9 +9,11 @@
 //!
 //! Across topics, positions come from one counter, but two topics publish in parallel: a
 //! subscriber of both may receive position 10 before 9. Its subscription therefore merges
-//! its lanes by position, and only hands out position `c` once no publish of one of its
-//! topics that might carry a lower position is still in flight (`Topic::in_flight`). The
-//! publisher wakes such subscribers only after clearing that mark.
+//! its lanes by position, and only hands out a frame once no publish of one of its topics
+//! is between taking its position and pushing it to this queue: a publish *announces*
+//! itself to every multi-topic queue of its topic before it takes its position, and
+//! withdraws the announcement when it pushes (`Queue::announce`). Whatever a subscriber
+//! sees queued while nothing is announced is therefore complete up to its newest frame.
 
 use std::{
     cell::RefCell,
@@ -33,11 +35,6 @@ use super::{
     ChannelEvent,
 };
 
-/// `Topic::in_flight` when no publish is running.
-const IDLE: u64 = 0;
-/// `Topic::in_flight` while a publish has not taken its position yet.
-const PENDING: u64 = u64::MAX;
-
 pub(crate) struct Config {
     pub(crate) bounds: Bounds,
     pub(crate) limit: Limit,
@@ -58,9 +55,6 @@ pub(crate) struct Hub {
 
 struct Topic {
     name: Arc<str>,
-    /// The position a publish of this topic is delivering right now (`IDLE`, `PENDING`,
-    /// or the position).
-    in_flight: AtomicU64,
     state: std::sync::Mutex<TopicState>,
 }
 
@@ -161,7 +155,6 @@ impl Hub {
             .or_insert_with(|| {
                 Arc::new(Topic {
                     name,
-                    in_flight: AtomicU64::new(IDLE),
                     state: std::sync::Mutex::new(TopicState {
                         removed: false,
                         history: History::new(self.removed_upto.load(SeqCst)),
@@ -201,8 +194,7 @@ impl Hub {
             return;
         }
         st.removed = true;
-        self.removed_upto
-            .fetch_max(st.history.trimmed_upto(), SeqCst);
+        self.removed_upto.fetch_max(st.history.lost_upto(), SeqCst);
         if map.get(&topic.name).is_some_and(|t| Arc::ptr_eq(t, topic)) {
             map.remove(&topic.name);
         }
@@ -216,14 +208,14 @@ impl Hub {
         write: impl FnOnce(EventId, &mut BytesMut),
     ) -> EventId {
         let config = &self.config;
-        self.with_topic(name, |topic, st| {
-            topic.in_flight.store(PENDING, SeqCst);
+        self.with_topic(name, |_, st| {
+            let announced = Announced::new(&st.subs, st.multi > 0);
             let seq = self.next_seq.fetch_add(1, SeqCst);
-            topic.in_flight.store(seq, SeqCst);
             let id = EventId::new(self.epoch, seq);
             let frame = encode_frame(|buf| write(id, buf));
+            // From here on every queue gets a push, which withdraws the announcement.
+            announced.disarm();
 
-            let defer = st.multi > 0;
             for slot in 0..st.subs.len() {
                 let Some(sub) = &st.subs[slot] else { continue };
                 let pushed = sub.queue.push(
@@ -239,12 +231,6 @@ impl Hub {
                 }
             }
             st.history.push(seq, &frame, &config.bounds);
-            topic.in_flight.store(IDLE, SeqCst);
-            if defer {
-                for sub in st.subs.iter().flatten().filter(|s| s.queue.multi) {
-                    sub.queue.wake();
-                }
-            }
             id
         })
     }
@@ -274,7 +260,7 @@ impl Hub {
                 st.history.trim(&self.config.bounds);
                 let mut q = queue.lock();
                 match start {
-                    Start::After(seq) if st.history.trimmed_upto() > seq => trimmed = true,
+                    Start::After(seq) if st.history.lost_upto() > seq => trimmed = true,
                     Start::After(seq) => q.replay(lane, st.history.after(seq)),
                     Start::Live if replay_last > 0 => q.replay(lane, st.history.last(replay_last)),
                     Start::Live | Start::Unknown => {}
@@ -351,6 +337,42 @@ impl Hub {
     }
 }
 
+/// The announcements of one publish to its multi-topic subscribers (`Queue::announce`),
+/// withdrawn if the publish unwinds before pushing, so no subscriber waits for it forever.
+struct Announced<'a> {
+    subs: &'a [Option<Sub>],
+    armed: bool,
+}
+
+impl<'a> Announced<'a> {
+    fn new(subs: &'a [Option<Sub>], any: bool) -> Self {
+        if any {
+            for sub in Self::multi(subs) {
+                sub.queue.announce();
+            }
+        }
+        Self { subs, armed: any }
+    }
+
+    fn multi(subs: &[Option<Sub>]) -> impl Iterator<Item = &Sub> {
+        subs.iter().flatten().filter(|s| s.queue.multi)
+    }
+
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Announced<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            for sub in Self::multi(self.subs) {
+                sub.queue.withdraw();
+            }
+        }
+    }
+}
+
 /// Encodes into a reused per-thread buffer, then copies into a frame of exactly the
 /// encoded size: history memory stays close to the bytes it holds.
 fn encode_frame(write: impl FnOnce(&mut BytesMut)) -> Bytes {
@@ -393,15 +415,7 @@ impl MemorySubscription {
         if self.done {
             return Poll::Ready(None);
         }
-        let multi = self.queue.multi;
         loop {
-            // Read before looking at the queue: every position below `head` is either
-            // queued already or still in flight in one of our topics.
-            let head = if multi {
-                self.hub.next_seq.load(SeqCst)
-            } else {
-                u64::MAX
-            };
             let mut st = self.queue.lock();
             if let Some((position, reason)) = st.reset.take() {
                 drop(st);
@@ -418,23 +432,15 @@ impl MemorySubscription {
                 self.done = true;
                 return Poll::Ready(None);
             }
-            let Some((lane, seq)) = st.next() else {
+            let Some((lane, _)) = st.next() else {
                 st.park(cx.waker());
                 return Poll::Pending;
             };
-            if multi {
-                if seq >= head {
-                    // Published after `head` was read: read it again.
-                    continue;
-                }
-                if self.blocked(seq) {
-                    st.park(cx.waker());
-                    drop(st);
-                    if self.blocked(seq) {
-                        return Poll::Pending;
-                    }
-                    continue;
-                }
+            if self.queue.multi && self.queue.awaits_publish(&st) {
+                // A lower position may be on its way: the push that withdraws the
+                // announcement wakes us.
+                st.park(cx.waker());
+                return Poll::Pending;
             }
             let Some((seq, frame)) = st.pop(lane) else {
                 continue;
@@ -449,14 +455,6 @@ impl MemorySubscription {
                 frame,
             )));
         }
-    }
-
-    /// Whether a publish in one of our topics might still deliver a position below `seq`.
-    fn blocked(&self, seq: u64) -> bool {
-        self.topics.iter().any(|(topic, _)| {
-            let in_flight = topic.in_flight.load(SeqCst);
-            in_flight != IDLE && (in_flight == PENDING || in_flight < seq)
-        })
     }
 }
 

@@ -353,18 +353,19 @@ impl Channels {
     /// Resuming works as for [`subscribe`](Self::subscribe): ids are positions in the whole
     /// hub, so the client's single `Last-Event-ID` covers every topic. A reset is sent if
     /// any of the topics lost events after it. Repeated topics count once; with no topic
-    /// at all, the stream ends at once.
+    /// at all, the stream ends at once. Setting up costs O(n) in the number of topics, and
+    /// each event received O(log n).
     pub async fn subscribe_many<S: AsRef<str>>(
         &self,
         topics: &[S],
         last_event_id: Option<&str>,
     ) -> Subscription {
-        let mut names: Vec<&str> = Vec::with_capacity(topics.len());
-        for topic in topics {
-            if !names.contains(&topic.as_ref()) {
-                names.push(topic.as_ref());
-            }
-        }
+        let mut seen = std::collections::HashSet::with_capacity(topics.len());
+        let names: Vec<&str> = topics
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|name| seen.insert(*name))
+            .collect();
         match &self.backend {
             Backend::Memory(hub) => Subscription::memory(hub.subscribe(&names, last_event_id)),
             #[cfg(feature = "redis")]
@@ -428,6 +429,7 @@ pub struct ChannelsBuilder {
     history_bytes: usize,
     history_age: Option<Duration>,
     queue: usize,
+    queue_bytes: usize,
     lag: Lag,
     reset_event: String,
     replay_last: usize,
@@ -442,6 +444,7 @@ impl Default for ChannelsBuilder {
             history_bytes: 1024 * 1024,
             history_age: None,
             queue: 1_024,
+            queue_bytes: 256 * 1024,
             lag: Lag::End,
             reset_event: "reset".into(),
             replay_last: 0,
@@ -460,7 +463,8 @@ impl ChannelsBuilder {
     }
 
     /// At most `n` bytes of encoded events per topic (default 1 MiB). An event larger
-    /// than this is delivered live but not kept.
+    /// than this is delivered live but not kept; the events before it stay, and only a
+    /// client resuming from before it gets a reset event (`trimmed`).
     pub fn history_bytes(mut self, n: usize) -> Self {
         self.history_bytes = n;
         self
@@ -477,6 +481,19 @@ impl ChannelsBuilder {
     /// 1 024; at least 1). Replayed history does not count. See [`on_lag`](Self::on_lag).
     pub fn queue(mut self, n: usize) -> Self {
         self.queue = n.max(1);
+        self
+    }
+
+    /// At most `n` bytes of events queued for one subscriber that has not read them yet
+    /// (default 256 KiB), counted by their encoded size. The lag policy applies at this
+    /// bound or at [`queue`](Self::queue), whichever is reached first; a single event
+    /// larger than `n` is still queued when the queue is empty.
+    ///
+    /// An event published to many subscribers is stored once and shared; each queue counts
+    /// it at its full size, so the bound is what one subscriber that stopped reading can
+    /// keep alive on its own. Replayed history does not count.
+    pub fn queue_bytes(mut self, n: usize) -> Self {
+        self.queue_bytes = n;
         self
     }
 
@@ -535,6 +552,7 @@ impl ChannelsBuilder {
             history_age: self.history_age,
             limit: queue::Limit {
                 queue: self.queue,
+                bytes: self.queue_bytes,
                 lag: self.lag,
             },
             reset_event: self.reset_event,
@@ -556,6 +574,7 @@ impl ChannelsBuilder {
             },
             limit: queue::Limit {
                 queue: self.queue,
+                bytes: self.queue_bytes,
                 lag: self.lag,
             },
             reset_event: self.reset_event,

@@ -2,12 +2,22 @@
 //!
 //! A queue has one *lane* per topic of its subscription. Within a lane, frames are in
 //! sequence order (the topic's lock orders its publishes); across lanes the subscription
-//! merges by sequence. Replayed history sits at the front of each lane and does not count
-//! against the live bound.
+//! merges by sequence, with a heap of the lanes' first positions, so taking the next
+//! frame costs O(log lanes) whatever the number of topics. Replayed history sits at the
+//! front of each lane and does not count against the live bounds.
+//!
+//! Live frames are bounded twice: by count and by bytes (their encoded length). A frame is
+//! shared by every queue it was pushed to and allocated once; each queue counts it at its
+//! full length, so the bytes a stalled subscriber can keep alive by itself never exceed
+//! its bound.
 
 use std::{
-    collections::VecDeque,
-    sync::{Mutex, MutexGuard},
+    cmp::Reverse,
+    collections::{BinaryHeap, VecDeque},
+    sync::{
+        atomic::{AtomicUsize, Ordering::SeqCst},
+        Mutex, MutexGuard,
+    },
     task::Waker,
 };
 
@@ -17,16 +27,23 @@ use super::{lock, Lag};
 use crate::metrics::{self, COUNTERS};
 
 pub(crate) struct Queue {
-    /// Subscribed to several topics: publishers wake it only after their publish is
-    /// complete (see `memory::Hub::publish`).
+    /// Subscribed to several topics (the memory hub then announces its publishes, see
+    /// `announce`).
     pub(crate) multi: bool,
+    /// Publishes of this queue's topics that took (or are about to take) a position and
+    /// have not pushed it here yet. Only changed with `announce` and by `push`.
+    announced: AtomicUsize,
     state: Mutex<State>,
 }
 
 pub(crate) struct State {
     lanes: Vec<Lane>,
+    /// With several lanes: each non-empty lane's first position, smallest on top.
+    heads: BinaryHeap<Reverse<(u64, usize)>>,
     /// Live frames queued, across lanes: bounded by the hub's `queue` setting.
     live: usize,
+    /// Their encoded bytes: bounded by the hub's `queue_bytes` setting.
+    live_bytes: usize,
     waker: Option<Waker>,
     /// The subscription ended (lagged behind with `Lag::End`).
     pub(crate) closed: bool,
@@ -58,8 +75,18 @@ struct Lane {
 /// How many live frames a queue holds, and what happens beyond.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limit {
+    /// At most this many live frames.
     pub(crate) queue: usize,
+    /// At most this many bytes of live frames, unless the queue holds one frame only.
+    pub(crate) bytes: usize,
     pub(crate) lag: Lag,
+}
+
+impl Limit {
+    /// Whether a queue holding `live` frames of `bytes` in all has no room for `len` more.
+    fn full(&self, live: usize, bytes: usize, len: usize) -> bool {
+        live >= self.queue || (live > 0 && bytes + len > self.bytes)
+    }
 }
 
 /// What the topic does with a subscriber after a push.
@@ -74,9 +101,12 @@ impl Queue {
     pub(crate) fn new(lanes: usize) -> Self {
         Self {
             multi: lanes > 1,
+            announced: AtomicUsize::new(0),
             state: Mutex::new(State {
                 lanes: (0..lanes).map(|_| Lane::default()).collect(),
+                heads: BinaryHeap::new(),
                 live: 0,
+                live_bytes: 0,
                 waker: None,
                 closed: false,
                 lagged: false,
@@ -95,9 +125,27 @@ impl Queue {
         lock(&self.state)
     }
 
+    /// Tells the queue that a publish of one of its topics is about to take a position:
+    /// until that publish has pushed it here, no frame after it can be handed out. Called
+    /// under the topic's lock, before the position is taken; `push` with `announced`
+    /// withdraws it.
+    pub(crate) fn announce(&self) {
+        self.announced.fetch_add(1, SeqCst);
+    }
+
+    /// Withdraws an announcement with nothing to push (the publish failed), waking the
+    /// subscriber.
+    pub(crate) fn withdraw(&self) {
+        let st = self.lock();
+        self.announced.fetch_sub(1, SeqCst);
+        drop(st);
+        self.wake();
+    }
+
     /// Pushes one live frame. Never blocks on the subscriber: a full queue is handled by
     /// `limit.lag` right here. `head` gives the newest position allocated so far (read under the
-    /// queue lock, so nothing newer is already queued). Wakes the subscriber unless `defer`.
+    /// queue lock, so nothing newer is already queued). `announced`: the publish announced
+    /// itself (see `announce`). Wakes the subscriber.
     pub(crate) fn push(
         &self,
         lane: usize,
@@ -105,9 +153,14 @@ impl Queue {
         frame: &Bytes,
         limit: Limit,
         head: impl FnOnce() -> u64,
-        defer: bool,
+        announced: bool,
     ) -> Pushed {
         let mut st = self.lock();
+        if announced {
+            // Under the queue lock: a subscriber that sees no announcement left also sees
+            // this frame.
+            self.announced.fetch_sub(1, SeqCst);
+        }
         if st.closed {
             return Pushed::Ended;
         }
@@ -115,7 +168,7 @@ impl Queue {
             return Pushed::Kept;
         }
         let mut pushed = Pushed::Kept;
-        if st.live >= limit.queue {
+        if limit.full(st.live, st.live_bytes, frame.len()) {
             st.lagged = true;
             st.clear();
             match limit.lag {
@@ -130,11 +183,9 @@ impl Queue {
                 }
             }
         } else {
-            st.lanes[lane].frames.push_back((seq, frame.clone()));
+            st.push_back(lane, seq, frame.clone());
             st.live += 1;
-            if defer {
-                return Pushed::Kept;
-            }
+            st.live_bytes += frame.len();
         }
         let waker = st.waker.take();
         drop(st);
@@ -142,6 +193,12 @@ impl Queue {
             waker.wake();
         }
         pushed
+    }
+
+    /// Whether a publish that announced itself has not pushed here yet: the caller holds
+    /// the queue's lock (through `st`).
+    pub(crate) fn awaits_publish(&self, _st: &State) -> bool {
+        self.announced.load(SeqCst) > 0
     }
 
     /// Wakes the subscriber if it waits.
@@ -154,13 +211,34 @@ impl Queue {
 }
 
 impl State {
+    /// Appends a frame to a lane, keeping the heap of first positions.
+    fn push_back(&mut self, lane: usize, seq: u64, frame: Bytes) {
+        let frames = &mut self.lanes[lane].frames;
+        if frames.is_empty() && self.lanes.len() > 1 {
+            self.heads.push(Reverse((seq, lane)));
+        }
+        self.lanes[lane].frames.push_back((seq, frame));
+    }
+
+    /// Rebuilds the heap of first positions after lanes changed at their front.
+    fn reindex(&mut self) {
+        if self.lanes.len() > 1 {
+            let heads = self
+                .lanes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, l)| l.frames.front().map(|f| Reverse((f.0, i))))
+                .collect();
+            self.heads = heads;
+        }
+    }
+
     /// Appends replayed history to a lane (called under the topic lock, before any live
     /// frame of that topic can arrive).
     pub(crate) fn replay(&mut self, lane: usize, frames: impl Iterator<Item = (u64, Bytes)>) {
-        let lane = &mut self.lanes[lane];
-        for frame in frames {
-            lane.frames.push_back(frame);
-            lane.replay += 1;
+        for (seq, frame) in frames {
+            self.push_back(lane, seq, frame);
+            self.lanes[lane].replay += 1;
         }
     }
 
@@ -173,6 +251,7 @@ impl State {
                 lane.replay -= 1;
             }
         }
+        self.reindex();
     }
 
     /// The replayed positions, to pick a cutoff.
@@ -195,6 +274,7 @@ impl State {
             lane.frames.push_front((seq, frame));
             lane.replay += 1;
         }
+        self.reindex();
     }
 
     /// Keeps only the queued live frames for which `keep` is true.
@@ -202,9 +282,18 @@ impl State {
     pub(crate) fn keep_live(&mut self, keep: impl Fn(u64, &Bytes) -> bool) {
         for lane in &mut self.lanes {
             let before = lane.frames.len();
-            lane.frames.retain(|f| keep(f.0, &f.1));
+            let mut gone = 0;
+            lane.frames.retain(|f| {
+                let kept = keep(f.0, &f.1);
+                if !kept {
+                    gone += f.1.len();
+                }
+                kept
+            });
             self.live -= before - lane.frames.len();
+            self.live_bytes -= gone;
         }
+        self.reindex();
     }
 
     /// A reset at `position` of `epoch` comes first, then the live frames still queued
@@ -240,20 +329,17 @@ impl State {
             lane.frames.clear();
             lane.replay = 0;
         }
+        self.heads.clear();
         self.live = 0;
+        self.live_bytes = 0;
     }
 
     /// The lane whose next frame has the lowest position, and that position.
     pub(crate) fn next(&self) -> Option<(usize, u64)> {
-        let mut best: Option<(usize, u64)> = None;
-        for (i, lane) in self.lanes.iter().enumerate() {
-            if let Some(&(seq, _)) = lane.frames.front() {
-                if best.map_or(true, |(_, b)| seq < b) {
-                    best = Some((i, seq));
-                }
-            }
+        if let [lane] = self.lanes.as_slice() {
+            return lane.frames.front().map(|f| (0, f.0));
         }
-        best
+        self.heads.peek().map(|Reverse((seq, lane))| (*lane, *seq))
     }
 
     pub(crate) fn pop(&mut self, lane: usize) -> Option<(u64, Bytes)> {
@@ -263,6 +349,15 @@ impl State {
             lane_ref.replay -= 1;
         } else {
             self.live -= 1;
+            self.live_bytes -= frame.1.len();
+        }
+        if self.lanes.len() > 1 {
+            // Callers pop the lane `next` named, whose position is on top.
+            debug_assert_eq!(self.heads.peek(), Some(&Reverse((frame.0, lane))));
+            self.heads.pop();
+            if let Some(next) = self.lanes[lane].frames.front() {
+                self.heads.push(Reverse((next.0, lane)));
+            }
         }
         Some(frame)
     }
