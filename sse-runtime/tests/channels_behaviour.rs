@@ -403,10 +403,7 @@ fn one_event_larger_than_the_history_keeps_the_others_replayable() {
     let big = publish(&hub, "t", "x".repeat(2000));
     let c = publish(&hub, "t", "c");
     // Delivered live.
-    assert_eq!(
-        seqs(&drain(&mut live).0),
-        seqs_of(&[big.clone(), c.clone()])
-    );
+    assert_eq!(seqs(&drain(&mut live).0), seqs_of(&[big, c]));
 
     // A resume that needs the big event is told it is gone...
     for before in [&a, &b] {
