@@ -459,3 +459,61 @@ fn many_topics_merge_in_id_order() {
     // room/4999 was published to twice.
     assert_eq!(hub.topic_count(), 3 + ids.len());
 }
+
+#[test]
+fn the_hub_stays_within_its_memory_budget_and_says_what_it_evicted() {
+    const BUDGET: usize = 256 * 1024;
+    let hub = Channels::builder().memory_budget(BUDGET).build();
+    // A room with a subscriber, and one published to all along, stay.
+    let mut watched = subscribe(&hub, &["watched"], None);
+    let first_watched = publish(&hub, "watched", "w0");
+    let second_watched = publish(&hub, "watched", "w1");
+    let mut first = None;
+    let mut busy = Vec::new();
+    for i in 0..20_000 {
+        let id = publish(&hub, &format!("room/{i}"), "0123456789abcdef");
+        first.get_or_insert(id);
+        if i % 100 == 0 {
+            busy.push(publish(&hub, "busy", i.to_string()));
+        }
+        assert!(
+            hub.memory_used() <= BUDGET,
+            "{} bytes at {i}",
+            hub.memory_used()
+        );
+    }
+    assert!(
+        hub.topic_count() < 2_000,
+        "{} topics left in 256 KiB",
+        hub.topic_count()
+    );
+    // The oldest rooms went: a client resuming there is told.
+    let mut sub = subscribe(&hub, &["room/0"], Some(&first.unwrap().to_string()));
+    let got = drain(&mut sub).0;
+    assert_eq!(got.len(), 1);
+    assert!(got[0].is_reset());
+    assert_eq!(got[0].data(), "trimmed");
+    // So is one resuming in the watched room (its history went, its subscriber stayed).
+    let mut again = subscribe(&hub, &["watched"], Some(&first_watched.to_string()));
+    assert!(drain(&mut again).0[0].is_reset());
+    assert_eq!(
+        seqs(&drain(&mut watched).0),
+        seqs_of(&[first_watched, second_watched])
+    );
+    assert_eq!(hub.subscriber_count("watched"), 2);
+    // The busy room keeps its recent history: a resume there is exact.
+    let from = busy[busy.len() - 3];
+    let mut sub = subscribe(&hub, &["busy"], Some(&from.to_string()));
+    assert_eq!(seqs(&drain(&mut sub).0), seqs_of(&busy[busy.len() - 2..]));
+    // Publishing goes on.
+    let id = publish(&hub, "watched", "still here");
+    assert_eq!(seqs(&drain(&mut watched).0), [id.sequence()]);
+
+    // With every subscriber gone, topics with no history take nothing.
+    drop((watched, again, sub));
+    let small = Channels::builder().history_events(0).build();
+    for i in 0..1_000 {
+        publish(&small, &format!("room/{i}"), "x");
+    }
+    assert_eq!((small.topic_count(), small.memory_used()), (0, 0));
+}

@@ -6,6 +6,8 @@
 //!          [--clients N] [--behind N] [--only raw,hub]
 //! channels server <raw|relay|hub> <port>
 //! channels history-child <events> <topics> <size> [<rounds>]
+//! channels hostile
+//! channels hostile-child <stalled|topics|many>
 //! ```
 
 use std::process::ExitCode;
@@ -13,7 +15,7 @@ use std::process::ExitCode;
 use actix_sse_bench::{
     channels::{
         driver::{history_child, run_all, Config},
-        Contestant, MAX_RUN_EVENTS,
+        hostile, Contestant, MAX_RUN_EVENTS,
     },
     driver::{pin_client, raise_fd_limit},
     proto::contestants_with_raw,
@@ -21,7 +23,7 @@ use actix_sse_bench::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: channels all|fanout|storm|history [--quick] [--subs N] [--rate R] [--secs S] [--clients N] [--behind N] [--only raw,hub]\n       channels server <raw|relay|hub> <port>\n       channels history-child <events> <topics> <size> [<rounds>]"
+        "usage: channels all|fanout|storm|history [--quick] [--subs N] [--rate R] [--secs S] [--clients N] [--behind N] [--only raw,hub]\n       channels server <raw|relay|hub> <port>\n       channels history-child <events> <topics> <size> [<rounds>]\n       channels hostile | hostile-child <stalled|topics|many>"
     );
     ExitCode::from(2)
 }
@@ -62,6 +64,26 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("history-child: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        "hostile" => {
+            let exe = std::env::current_exe().expect("current exe");
+            return if hostile::run(&exe) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+        "hostile-child" => {
+            return match hostile::child(
+                args.get(1).map_or("", String::as_str),
+                args.get(2).and_then(|n| n.parse().ok()),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("hostile-child: {e}");
                     ExitCode::FAILURE
                 }
             };

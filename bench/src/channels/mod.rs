@@ -23,6 +23,7 @@ use std::{fmt, str::FromStr};
 
 pub mod client;
 pub mod driver;
+pub mod hostile;
 pub mod servers;
 
 /// The one topic every contestant publishes to.

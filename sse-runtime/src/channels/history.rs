@@ -49,6 +49,8 @@ pub(crate) struct History {
     slots: VecDeque<Slot>,
     /// The frozen pieces, oldest first: the first holds the oldest slot.
     pieces: VecDeque<Bytes>,
+    /// The length of every piece together.
+    piece_bytes: usize,
     /// The rest of the chunk being written: the frames not yet cut into a piece, then
     /// room for more.
     filling: BytesMut,
@@ -71,6 +73,7 @@ impl History {
         Self {
             slots: VecDeque::new(),
             pieces: VecDeque::new(),
+            piece_bytes: 0,
             filling: BytesMut::new(),
             added: VecDeque::new(),
             bytes: 0,
@@ -132,6 +135,7 @@ impl History {
         if !self.filling.is_empty() {
             // Full (or nearly): it becomes its piece with no allocation when no read cut it.
             let piece = std::mem::take(&mut self.filling).freeze();
+            self.piece_bytes += piece.len();
             self.pieces.push_back(piece);
         }
         let frames = (self.slots.len() / CHUNK_SHARE)
@@ -146,7 +150,28 @@ impl History {
     fn cut(&mut self) {
         if !self.filling.is_empty() {
             let piece = self.filling.split().freeze();
+            self.piece_bytes += piece.len();
             self.pieces.push_back(piece);
+        }
+    }
+
+    /// The memory it holds: its chunks (each with the allocator's overhead), its slots
+    /// and its rings.
+    pub(crate) fn footprint(&self) -> usize {
+        use super::budget::slots;
+        let chunks = self.piece_bytes + self.filling.capacity();
+        let allocations = self.pieces.len() + usize::from(self.filling.capacity() > 0);
+        chunks
+            + allocations * 16
+            + slots::<Slot>(self.slots.capacity())
+            + slots::<Bytes>(self.pieces.capacity())
+            + slots::<Instant>(self.added.capacity())
+    }
+
+    /// Forgets every frame, as if trimmed, and gives the memory back.
+    pub(crate) fn evict(&mut self) {
+        if let Some(newest) = self.slots.back() {
+            self.clear(newest.seq);
         }
     }
 
@@ -176,7 +201,9 @@ impl History {
                 // (a frame is only followed by one at offset 0 once its own frames were
                 // cut or sealed into a piece), which has no frame left.
                 Some(next) if next.start == 0 => {
-                    self.pieces.pop_front();
+                    if let Some(piece) = self.pieces.pop_front() {
+                        self.piece_bytes -= piece.len();
+                    }
                 }
                 Some(_) => {}
             }

@@ -19,8 +19,11 @@ use std::{
     cell::RefCell,
     collections::HashMap,
     sync::{
-        atomic::{AtomicU64, Ordering::SeqCst},
-        Arc, RwLock,
+        atomic::{
+            AtomicU64,
+            Ordering::{Relaxed, SeqCst},
+        },
+        Arc, RwLock, RwLockReadGuard, RwLockWriteGuard,
     },
     task::{Context, Poll},
 };
@@ -28,6 +31,7 @@ use std::{
 use bytes::{Bytes, BytesMut};
 
 use super::{
+    budget::{self, Budget},
     history::{Bounds, History},
     id::{new_epoch, EventId},
     lock,
@@ -40,6 +44,8 @@ pub(crate) struct Config {
     pub(crate) limit: Limit,
     pub(crate) reset_event: String,
     pub(crate) replay_last: usize,
+    /// What all topics may cost together, in bytes.
+    pub(crate) budget: usize,
 }
 
 pub(crate) struct Hub {
@@ -51,10 +57,13 @@ pub(crate) struct Hub {
     /// afresh cannot tell whether a position older than this lost anything.
     removed_upto: AtomicU64,
     topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
+    budget: Budget,
 }
 
 struct Topic {
     name: Arc<str>,
+    /// The position of its latest publish: the least recent are evicted first.
+    last: AtomicU64,
     state: std::sync::Mutex<TopicState>,
 }
 
@@ -67,6 +76,8 @@ struct TopicState {
     free: Vec<usize>,
     count: usize,
     multi: usize,
+    /// What it adds to the hub's budget now.
+    cost: usize,
 }
 
 struct Sub {
@@ -127,12 +138,21 @@ enum Start {
 impl Hub {
     pub(crate) fn new(config: Config) -> Self {
         Self {
-            config,
             epoch: new_epoch(),
             next_seq: AtomicU64::new(1),
             removed_upto: AtomicU64::new(0),
             topics: RwLock::new(HashMap::new()),
+            budget: Budget::new(config.budget),
+            config,
         }
+    }
+
+    fn map(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Arc<Topic>>> {
+        self.topics.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn map_mut(&self) -> RwLockWriteGuard<'_, HashMap<Arc<str>, Arc<Topic>>> {
+        self.topics.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The newest position handed out so far (0 before the first publish).
@@ -141,20 +161,16 @@ impl Hub {
     }
 
     fn lookup(&self, name: &str) -> Arc<Topic> {
-        if let Some(topic) = self
-            .topics
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-        {
+        if let Some(topic) = self.map().get(name) {
             return topic.clone();
         }
-        let mut map = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.map_mut();
         let name: Arc<str> = name.into();
         map.entry(name.clone())
             .or_insert_with(|| {
                 Arc::new(Topic {
                     name,
+                    last: AtomicU64::new(0),
                     state: std::sync::Mutex::new(TopicState {
                         removed: false,
                         history: History::new(self.removed_upto.load(SeqCst)),
@@ -162,6 +178,7 @@ impl Hub {
                         free: Vec::new(),
                         count: 0,
                         multi: 0,
+                        cost: 0,
                     }),
                 })
             })
@@ -178,26 +195,91 @@ impl Hub {
                 continue;
             }
             let out = f(&topic, &mut st);
+            self.settle(&topic, &mut st);
             let idle = st.idle();
             drop(st);
             if idle {
                 self.remove_if_idle(&topic);
             }
+            if self.budget.over() {
+                self.evict();
+            }
             return out;
         }
     }
 
+    /// Records what a topic costs now in the hub's budget (under its lock, after a change).
+    fn settle(&self, topic: &Topic, st: &mut TopicState) {
+        let now = if st.removed {
+            0
+        } else {
+            budget::topic_cost::<Topic>(&topic.name)
+                + budget::slots::<Option<Sub>>(st.subs.capacity())
+                + budget::slots::<usize>(st.free.capacity())
+                + st.history.footprint()
+        };
+        self.budget.record(&mut st.cost, now);
+    }
+
     fn remove_if_idle(&self, topic: &Arc<Topic>) {
-        let mut map = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.map_mut();
         let mut st = lock(&topic.state);
         if st.removed || !st.idle() {
             return;
         }
         st.removed = true;
+        self.settle(topic, &mut st);
         self.removed_upto.fetch_max(st.history.lost_upto(), SeqCst);
         if map.get(&topic.name).is_some_and(|t| Arc::ptr_eq(t, topic)) {
             map.remove(&topic.name);
+            // Give back the room of topics that are gone (amortized: the map has to lose
+            // half its entries again before the next time).
+            if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+                let keep = map.len() * 2;
+                map.shrink_to(keep);
+            }
         }
+    }
+
+    /// Evicts the history of the least recently published topics until the hub is back
+    /// within its budget (see `budget`). A topic left with no subscriber is removed; a
+    /// client resuming into it gets a reset (`trimmed`).
+    fn evict(&self) {
+        let Some(_pass) = self.budget.start_pass() else {
+            return;
+        };
+        if !self.budget.over() {
+            return;
+        }
+        let mut all: Vec<(u64, Arc<Topic>)> = self
+            .map()
+            .values()
+            .map(|t| (t.last.load(Relaxed), t.clone()))
+            .collect();
+        all.sort_unstable_by_key(|t| t.0);
+        let target = self.budget.target();
+        for (_, topic) in &all {
+            if self.budget.used() <= target {
+                break;
+            }
+            let mut st = lock(&topic.state);
+            if st.removed || st.history.is_empty() {
+                continue;
+            }
+            st.history.evict();
+            self.settle(topic, &mut st);
+            let idle = st.idle();
+            drop(st);
+            if idle {
+                self.remove_if_idle(topic);
+            }
+        }
+        self.budget.end_pass();
+    }
+
+    /// What all topics cost together now, in bytes.
+    pub(crate) fn memory_used(&self) -> usize {
+        self.budget.used()
     }
 
     /// Publishes one frame: `write` encodes it for the id it is given. Nothing here waits
@@ -208,10 +290,11 @@ impl Hub {
         write: impl FnOnce(EventId, &mut BytesMut),
     ) -> EventId {
         let config = &self.config;
-        self.with_topic(name, |_, st| {
+        self.with_topic(name, |topic, st| {
             let announced = Announced::new(&st.subs, st.multi > 0);
             let seq = self.next_seq.fetch_add(1, SeqCst);
             let id = EventId::new(self.epoch, seq);
+            topic.last.store(seq, Relaxed);
             let frame = encode_frame(|buf| write(id, buf));
             // From here on every queue gets a push, which withdraws the announcement.
             announced.disarm();
@@ -303,31 +386,21 @@ impl Hub {
     }
 
     pub(crate) fn subscriber_count(&self, name: &str) -> usize {
-        let topic = self
-            .topics
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned();
+        let topic = self.map().get(name).cloned();
         topic.map_or(0, |t| lock(&t.state).count)
     }
 
     pub(crate) fn topic_count(&self) -> usize {
-        self.topics.read().unwrap_or_else(|p| p.into_inner()).len()
+        self.map().len()
     }
 
     /// Trims every topic's history by age and removes idle topics.
     pub(crate) fn sweep(&self) {
-        let all: Vec<Arc<Topic>> = self
-            .topics
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let all: Vec<Arc<Topic>> = self.map().values().cloned().collect();
         for topic in all {
             let mut st = lock(&topic.state);
             st.history.trim(&self.config.bounds);
+            self.settle(&topic, &mut st);
             let idle = st.idle() && !st.removed;
             drop(st);
             if idle {
@@ -463,6 +536,7 @@ impl Drop for MemorySubscription {
         for (topic, slot) in &self.topics {
             let mut st = lock(&topic.state);
             st.remove(*slot, &self.queue);
+            self.hub.settle(topic, &mut st);
             let idle = st.idle() && !st.removed;
             drop(st);
             if idle {

@@ -34,6 +34,7 @@
 //! # }
 //! ```
 
+mod budget;
 mod history;
 mod id;
 mod memory;
@@ -392,6 +393,18 @@ impl Channels {
         }
     }
 
+    /// What the in-process hub's topics cost together now, in bytes: the figure
+    /// [`ChannelsBuilder::memory_budget`] bounds. It counts every topic's entry, name,
+    /// subscriber slots and history, allocator overhead included; not the events queued
+    /// for subscribers. On Redis: 0 (the history is in Redis).
+    pub fn memory_used(&self) -> usize {
+        match &self.backend {
+            Backend::Memory(hub) => hub.memory_used(),
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => 0,
+        }
+    }
+
     /// Trims every topic's history to [`history_age`](ChannelsBuilder::history_age) and
     /// frees the topics left with no subscriber and no history.
     ///
@@ -433,6 +446,7 @@ pub struct ChannelsBuilder {
     lag: Lag,
     reset_event: String,
     replay_last: usize,
+    memory_budget: usize,
     #[cfg(feature = "redis")]
     key_prefix: String,
 }
@@ -448,6 +462,7 @@ impl Default for ChannelsBuilder {
             lag: Lag::End,
             reset_event: "reset".into(),
             replay_last: 0,
+            memory_budget: 64 * 1024 * 1024,
             #[cfg(feature = "redis")]
             key_prefix: "actix-sse".into(),
         }
@@ -524,6 +539,24 @@ impl ChannelsBuilder {
         self
     }
 
+    /// At most `n` bytes for all topics of the in-process hub together (default 64 MiB;
+    /// `usize::MAX` for no bound).
+    ///
+    /// Everything a topic holds counts: its entry and name, its subscriber slots and its
+    /// history (see [`Channels::memory_used`]). When the total comes within a sixteenth of
+    /// `n`, the histories of the topics published to least recently are dropped, oldest
+    /// first, until it is back under three quarters of `n`; a topic left with no subscriber
+    /// then takes no memory at all. A client that resumes into dropped history gets a reset event (`trimmed`),
+    /// never a silent gap. Topics kept by their subscribers still count but stay.
+    ///
+    /// Queued events of slow subscribers are bounded per subscriber instead (see
+    /// [`queue_bytes`](Self::queue_bytes)). With Redis the budget does not apply: bound
+    /// Redis' memory with its `maxmemory`.
+    pub fn memory_budget(mut self, n: usize) -> Self {
+        self.memory_budget = n;
+        self
+    }
+
     /// With Redis: the prefix of every key and Pub/Sub channel the hub uses (default
     /// `actix-sse`). Hubs with different prefixes share nothing.
     #[cfg(feature = "redis")]
@@ -579,6 +612,7 @@ impl ChannelsBuilder {
             },
             reset_event: self.reset_event,
             replay_last: self.replay_last,
+            budget: self.memory_budget,
         };
         Channels {
             backend: Backend::Memory(Arc::new(memory::Hub::new(config))),

@@ -1,0 +1,134 @@
+//! Hostile load over real HTTP, read by the independent parser: a client that never reads
+//! is let go at its queue's byte bound, and a flood of rooms stays within the hub's memory
+//! budget, with a `reset` for whoever resumes into evicted history.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use actix_sse::{prelude::*, Stream};
+use actix_web::{web, App, HttpResponse};
+use common::{events, raw_request, within};
+use futures_util::StreamExt;
+
+#[sse("/rooms/{room}")]
+async fn room_events(
+    room: web::Path<String>,
+    hub: web::Data<Channels>,
+    last: LastEventId,
+) -> impl Stream<Item = ChannelEvent> {
+    hub.subscribe(&room, last.as_deref()).await
+}
+
+async fn say(room: web::Path<String>, hub: web::Data<Channels>, body: String) -> HttpResponse {
+    match hub.publish(&room, body).await {
+        Ok(id) => HttpResponse::Ok().body(id.to_string()),
+        Err(err) => HttpResponse::BadRequest().body(err.to_string()),
+    }
+}
+
+fn app(
+    hub: &Channels,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(hub.clone()))
+        .service(room_events)
+        .route("/rooms/{room}", web::post().to(say))
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_client_that_never_reads_is_let_go_at_its_byte_bound() {
+    let hub = Channels::new();
+    let h = hub.clone();
+    let (addr, _srv) = serve!(move || app(&h), |s: actix_web::HttpServer<_, _, _, _>| s
+        .sse_defaults());
+    // Connects, reads the head, then never reads again.
+    let (stalled, head, _) = raw_request(addr, "GET", "/rooms/slow", "", "").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    until("subscribed", || hub.subscriber_count("slow") == 1).await;
+
+    // 64 KiB events: the socket's buffers fill, then the stream's, then the queue's
+    // 256 KiB. Each publish is followed by a pause so the server can write.
+    let data = "x".repeat(64 * 1024);
+    let mut published = 0;
+    while hub.subscriber_count("slow") == 1 {
+        assert!(
+            published < 2_000,
+            "still subscribed after {published} events"
+        );
+        hub.publish("slow", data.as_str()).await.unwrap();
+        published += 1;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // Let go (Lag::End): far fewer events than the old bound of 1,024 queued events.
+    assert!(published < 1_000, "{published} events of 64 KiB");
+    drop(stalled);
+
+    // A reader that keeps up is not affected.
+    let (_, _, mut evs) = events(&format!("http://{addr}/rooms/fast"), &[]).await;
+    until("subscribed", || hub.subscriber_count("fast") == 1).await;
+    for _ in 0..50 {
+        hub.publish("fast", data.as_str()).await.unwrap();
+        let ev = within(5, "event", evs.next()).await.unwrap();
+        assert_eq!(ev.data.len(), data.len());
+    }
+    assert_eq!(hub.subscriber_count("fast"), 1);
+}
+
+#[actix_web::test]
+async fn a_flood_of_rooms_stays_within_the_budget_and_resumes_with_a_reset() {
+    const BUDGET: usize = 128 * 1024;
+    let hub = Channels::builder().memory_budget(BUDGET).build();
+    let h = hub.clone();
+    let (addr, _srv) = serve!(move || app(&h));
+    let client = awc::Client::new();
+    let post = |room: String| {
+        let req = client.post(format!("http://{addr}/rooms/{room}"));
+        async move {
+            let mut resp = within(5, "publish", req.send_body("0123456789abcdef"))
+                .await
+                .unwrap();
+            assert!(resp.status().is_success());
+            String::from_utf8(resp.body().await.unwrap().to_vec()).unwrap()
+        }
+    };
+    let first = post("room-0".into()).await;
+    for i in 1..3_000 {
+        post(format!("room-{i}")).await;
+        assert!(hub.memory_used() <= BUDGET);
+    }
+    assert!(hub.topic_count() < 500, "{} rooms kept", hub.topic_count());
+
+    // Resuming into the first room, whose history was evicted: a reset, then live.
+    let url = format!("http://{addr}/rooms/room-0");
+    let (status, _, mut evs) = events(&url, &[("last-event-id", first.as_bytes())]).await;
+    assert_eq!(status, 200);
+    let reset = within(5, "reset", evs.next()).await.unwrap();
+    assert_eq!(
+        (reset.event.as_str(), reset.data.as_str()),
+        ("reset", "trimmed")
+    );
+    until("subscribed", || hub.subscriber_count("room-0") == 1).await;
+    let id = post("room-0".into()).await;
+    let ev = within(5, "live event", evs.next()).await.unwrap();
+    assert_eq!((ev.id, ev.data.as_str()), (id, "0123456789abcdef"));
+}
