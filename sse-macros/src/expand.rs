@@ -47,15 +47,21 @@ pub(crate) fn expand(mut args: Args, mut item: ItemFn, errors: &mut Errors) -> T
     }
 
     let attrs = Attrs::new(&item.attrs);
-    let handler = handler_fn(&args, &item, &style, &krate, &attrs);
     let items = match &args.path {
-        Some(path) => service(&args, &item, path, handler, &krate, &attrs),
+        Some(path) => {
+            // Inside the service's `register`: private.
+            let handler = handler_fn(&args, &item, &style, &krate, &attrs, None);
+            service(&args, &item, path, handler, &krate, &attrs)
+        }
         None => {
+            // Input:  #[doc = ".."] #[sse] #[allow(..)] pub(crate) async fn events() { .. }
+            // Output: #[doc = ".."] #[allow(..)] pub(crate) async fn events() -> impl Responder { .. }
+            // Every attribute goes before the visibility, wherever it was written.
             let outer = &attrs.outer;
-            let vis = &item.vis;
+            let handler = handler_fn(&args, &item, &style, &krate, &attrs, Some(&item.vis));
             quote! {
                 #(#outer)*
-                #vis #handler
+                #handler
             }
         }
     };
@@ -197,6 +203,7 @@ fn handler_fn(
     style: &Style,
     krate: &TokenStream,
     attrs: &Attrs<'_>,
+    vis: Option<&syn::Visibility>,
 ) -> TokenStream {
     let aw = quote!(#krate::__private::actix_web);
     let name = &item.sig.ident;
@@ -363,7 +370,7 @@ fn handler_fn(
     body.set_span(ret_span);
     quote! {
         #(#lints_elsewhere)*
-        async fn #name(#(#outer_params),*) -> #responder #body
+        #vis async fn #name(#(#outer_params),*) -> #responder #body
     }
 }
 
@@ -507,6 +514,8 @@ fn service(
         #vis struct #name;
 
         #(#cfgs)*
+        // A `#[deprecated]` handler's own impl is no use of it.
+        #[allow(deprecated)]
         const _: () = {
             #shadows
 

@@ -1,0 +1,69 @@
+//! Visibility, outer attributes and both route shapes in any order: attributes before and
+//! after `#[sse]` on `pub`, `pub(crate)` and `pub(super)` handlers compile warning-free.
+#![deny(warnings)]
+
+mod handlers {
+    pub mod inner {
+        use actix_sse::prelude::*;
+
+        /// Documented.
+        #[sse]
+        #[allow(clippy::unused_async)]
+        pub async fn plain() {
+            send!("x");
+        }
+
+        #[doc = "Before."]
+        #[sse]
+        #[must_use]
+        #[allow(non_snake_case)]
+        pub(crate) async fn Crate() {
+            send!("x");
+        }
+
+        #[allow(unused_variables)]
+        #[sse]
+        #[cfg(not(any()))]
+        #[inline]
+        pub(super) async fn sup(unused: actix_web::HttpRequest) {
+            send!("x");
+        }
+
+        #[sse("/routed")]
+        #[allow(unused_variables)]
+        #[must_use]
+        pub(crate) async fn routed(unused: actix_web::HttpRequest) {
+            send!("x");
+        }
+
+        #[deprecated = "kept for old clients"]
+        #[sse("/old")]
+        #[expect(non_snake_case)]
+        pub(super) async fn Old() {
+            send!("x");
+        }
+    }
+
+    #[allow(deprecated)]
+    pub(crate) fn app() -> actix_web::App<
+        impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        use actix_web::web;
+        actix_web::App::new()
+            .route("/plain", web::get().to(inner::plain))
+            .route("/crate", web::get().to(inner::Crate))
+            .route("/sup", web::get().to(inner::sup))
+            .service(inner::routed)
+            .service(inner::Old)
+    }
+}
+
+fn main() {
+    let _app = handlers::app();
+}
