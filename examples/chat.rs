@@ -40,8 +40,12 @@ struct Resume {
 #[sse("/chat", heartbeat = "15s", retry = "1s")]
 async fn chat(hub: web::Data<Channels>, last: LastEventId, resume: web::Query<Resume>) {
     // The header (a reconnect by the browser) is newer than the page's query.
-    let from = last.as_deref().or(resume.last_event_id.as_deref());
-    let mut messages = hub.subscribe(ROOM, from).await;
+    let mut messages = match &resume.last_event_id {
+        Some(page) if last.get().is_none() && !last.is_unreadable() => {
+            hub.subscribe(ROOM, page).await
+        }
+        _ => hub.subscribe(ROOM, &last).await,
+    };
     // Subscribed first, so this greeting comes after nothing can be missed. No id: a
     // client's position is only moved by messages.
     let here = hub.subscriber_count(ROOM);

@@ -42,7 +42,7 @@ async fn notifications(
     hub: web::Data<Channels>,
     last: LastEventId,
 ) -> impl Stream<Item = ChannelEvent> {
-    hub.subscribe_many(&[user_topic(&user).as_str(), EVERYONE], last.as_deref())
+    hub.subscribe_many(&[user_topic(&user).as_str(), EVERYONE], &last)
         .await
 }
 

@@ -17,7 +17,7 @@ async fn room_events(
     hub: web::Data<Channels>,
     last: LastEventId,
 ) -> impl Stream<Item = ChannelEvent> {
-    hub.subscribe(&room, last.as_deref()).await
+    hub.subscribe(&room, &last).await
 }
 
 async fn say(room: web::Path<String>, hub: web::Data<Channels>, body: String) -> HttpResponse {
@@ -131,4 +131,52 @@ async fn a_flood_of_rooms_stays_within_the_budget_and_resumes_with_a_reset() {
     let id = post("room-0".into()).await;
     let ev = within(5, "live event", evs.next()).await.unwrap();
     assert_eq!((ev.id, ev.data.as_str()), (id, "0123456789abcdef"));
+}
+
+#[actix_web::test]
+async fn an_unreadable_last_event_id_gets_a_reset_never_a_silent_gap() {
+    let hub = Channels::new();
+    let h = hub.clone();
+    let (addr, _srv) = serve!(move || app(&h), |s: actix_web::HttpServer<_, _, _, _>| s
+        .sse_defaults());
+    let url = format!("http://{addr}/rooms/r");
+    let head = hub.publish("r", "before").await.unwrap().to_string();
+    let too_long = "7".repeat(16 * 1024);
+    let not_utf8: &[u8] = &[b'e', 0xff, b'-', b'1'];
+    for (what, last) in [("16 KiB", too_long.as_bytes()), ("not UTF-8", not_utf8)] {
+        let (status, _, mut evs) = events(&url, &[("last-event-id", last)]).await;
+        assert_eq!(status, 200, "{what}");
+        let reset = within(5, "reset", evs.next()).await.unwrap();
+        assert_eq!(
+            (reset.event.as_str(), reset.data.as_str(), reset.id.as_str()),
+            ("reset", "unknown-id", head.as_str()),
+            "{what}"
+        );
+    }
+    // The same header twice: which one is meant cannot be known.
+    let (mut conn, resp_head, body) = raw_request(
+        addr,
+        "GET",
+        "/rooms/r",
+        &format!("Last-Event-ID: {head}\r\nLast-Event-ID: {head}\r\n"),
+        "",
+    )
+    .await;
+    assert!(resp_head.starts_with("HTTP/1.1 200"), "{resp_head}");
+    let mut body = body;
+    while !String::from_utf8_lossy(&body).contains("unknown-id") {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 1024];
+        let n = within(5, "reset", conn.read(&mut buf)).await.unwrap();
+        assert!(n > 0, "closed before the reset");
+        body.extend_from_slice(&buf[..n]);
+    }
+    drop(conn);
+    until("the others left", || hub.subscriber_count("r") == 0).await;
+    // No header at all: live only, no reset.
+    let (_, _, mut evs) = events(&url, &[]).await;
+    until("subscribed", || hub.subscriber_count("r") == 1).await;
+    let id = hub.publish("r", "live").await.unwrap().to_string();
+    let ev = within(5, "live", evs.next()).await.unwrap();
+    assert_eq!((ev.event.as_str(), ev.id), ("message", id));
 }

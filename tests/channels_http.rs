@@ -14,13 +14,13 @@ use futures_util::StreamExt;
 /// Stream style: the subscription is the stream.
 #[sse("/chat")]
 async fn chat(hub: web::Data<Channels>, last: LastEventId) -> impl Stream<Item = ChannelEvent> {
-    hub.subscribe("chat", last.as_deref()).await
+    hub.subscribe("chat", &last).await
 }
 
 /// Push style: its own event first, then everything from the topic.
 #[sse("/push")]
 async fn push(hub: web::Data<Channels>, last: LastEventId) {
-    let mut sub = hub.subscribe("chat", last.as_deref()).await;
+    let mut sub = hub.subscribe("chat", &last).await;
     send!("hello", event = "greeting");
     while let Some(event) = sub.next().await {
         send!(event);

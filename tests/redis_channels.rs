@@ -60,7 +60,7 @@ async fn an_event_published_on_one_instance_reaches_the_other_and_resumes_there(
         );
     }
     // A client of A reconnects to B with A's id: the rest, then live.
-    let mut resumed = b.subscribe("room", Some(&first.to_string())).await;
+    let mut resumed = b.subscribe("room", &first.to_string()).await;
     let ev = next(&mut resumed).await;
     assert_eq!((data(&ev), ev.id()), ("two\nlines".into(), &second));
     let third = a.publish("room", "three").await.unwrap();
@@ -100,7 +100,7 @@ async fn resuming_while_events_are_published_gets_each_exactly_once() {
             break;
         };
         let from: u64 = data(&ev)[1..].parse().unwrap();
-        subs.push((from, b.subscribe("seam", Some(&ev.id().to_string())).await));
+        subs.push((from, b.subscribe("seam", &ev.id().to_string()).await));
         if from + 20 >= total {
             break;
         }
@@ -167,7 +167,7 @@ async fn ids_that_cannot_be_resumed_give_a_reset_never_a_wrong_position() {
     }
     // Still in history: exact.
     let n = ids.len();
-    let mut sub = hub.subscribe("t", Some(&ids[n - 3].to_string())).await;
+    let mut sub = hub.subscribe("t", &ids[n - 3].to_string()).await;
     assert_eq!(next(&mut sub).await.id(), &ids[n - 2]);
     assert_eq!(next(&mut sub).await.id(), &ids[n - 1]);
     drop(sub);
@@ -175,12 +175,12 @@ async fn ids_that_cannot_be_resumed_give_a_reset_never_a_wrong_position() {
     // The stream's key deleted: its loss is on record.
     let before = hub.publish("gone", "x").await.unwrap();
     assert_eq!(redis.command(&["DEL", "actix-sse:stream:gone"]), ":1\r\n");
-    let mut sub = hub.subscribe("gone", Some(&ids[n - 1].to_string())).await;
+    let mut sub = hub.subscribe("gone", &ids[n - 1].to_string()).await;
     let reset = next(&mut sub).await;
     assert_eq!((reset.is_reset(), data(&reset)), (true, "trimmed".into()));
     drop(sub);
     // Everything seen: nothing lost, nothing to replay.
-    let mut sub = hub.subscribe("gone", Some(&before.to_string())).await;
+    let mut sub = hub.subscribe("gone", &before.to_string()).await;
     let live = hub.publish("gone", "y").await.unwrap();
     assert_eq!(next(&mut sub).await.id(), &live);
     drop(sub);
@@ -198,7 +198,7 @@ async fn ids_that_cannot_be_resumed_give_a_reset_never_a_wrong_position() {
     assert!(reset.is_reset(), "{reset:?}");
     let ev = next(&mut live_sub).await;
     assert_eq!((data(&ev), ev.id()), ("after flush".into(), &fresh));
-    let mut sub = hub.subscribe("t", Some(&ids[n - 1].to_string())).await;
+    let mut sub = hub.subscribe("t", &ids[n - 1].to_string()).await;
     let reset = next(&mut sub).await;
     assert_eq!(
         (reset.is_reset(), data(&reset)),
@@ -218,7 +218,7 @@ async fn history_by_age_and_a_refused_event_stores_nothing() {
     let old = hub.publish("t", "old").await.unwrap();
     let older = hub.publish("t", "older").await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut sub = hub.subscribe("t", Some(&old.to_string())).await;
+    let mut sub = hub.subscribe("t", &old.to_string()).await;
     let reset = next(&mut sub).await;
     assert_eq!((reset.is_reset(), data(&reset)), (true, "trimmed".into()));
     assert_eq!(reset.id(), &older);
@@ -274,7 +274,7 @@ async fn a_subscriber_that_falls_behind_ends_and_resumes_from_history() {
         "a lagged subscriber is forgotten"
     );
     // Its client reconnects from what it had: nothing lost.
-    let mut again = hub.subscribe("t", Some(&ids[3].to_string())).await;
+    let mut again = hub.subscribe("t", &ids[3].to_string()).await;
     for id in &ids[4..] {
         assert_eq!(next(&mut again).await.id(), id);
     }
@@ -371,7 +371,7 @@ async fn after_redis_lost_everything_subscribers_get_a_reset_then_live_events() 
     // A client that reconnects meanwhile waits (its stream stays open) until Redis is back.
     let b2 = b.clone();
     let old_text = old.to_string();
-    let waiting = tokio::spawn(async move { b2.subscribe("t", Some(&old_text)).await });
+    let waiting = tokio::spawn(async move { b2.subscribe("t", &old_text).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     redis.restart();
 

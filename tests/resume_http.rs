@@ -1,5 +1,6 @@
 //! Typed resume on a real server: `LastEventId<u64>` parses the header, a garbage id reads
-//! as absent; `LastEventId::parse()?` answers it `400` instead (the handler's choice).
+//! as unreadable (no id, and `is_unreadable`); `LastEventId::parse()?` answers it `400`
+//! instead (the handler's choice).
 
 mod common;
 
@@ -10,6 +11,9 @@ use futures_util::StreamExt;
 
 #[sse("/lenient")]
 async fn lenient(last: LastEventId<u64>) {
+    if last.is_unreadable() {
+        send!("unreadable");
+    }
     let start = last.map_or(0, |n| n + 1);
     for n in start..start + 2 {
         send!(n.to_string(), id = n);
@@ -34,8 +38,12 @@ async fn a_typed_id_is_parsed_and_garbage_is_absent_or_400() {
     let (addr, _srv) = serve!(|| App::new().service(lenient).service(strict));
     let lenient_url = format!("http://{addr}/lenient");
     assert_eq!(data(&lenient_url, b"41").await, ["42", "43"]);
-    assert_eq!(data(&lenient_url, b"garbage").await, ["0", "1"]);
-    assert_eq!(data(&lenient_url, b"-1").await, ["0", "1"]);
+    assert_eq!(
+        data(&lenient_url, b"garbage").await,
+        ["unreadable", "0", "1"]
+    );
+    assert_eq!(data(&lenient_url, b"-1").await, ["unreadable", "0", "1"]);
+    assert_eq!(data(&lenient_url, b"").await, ["0", "1"]);
 
     let strict_url = format!("http://{addr}/strict");
     assert_eq!(data(&strict_url, b"7").await, ["8"]);

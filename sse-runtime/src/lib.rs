@@ -29,8 +29,8 @@ mod stream;
 #[cfg(feature = "redis")]
 pub use channels::BackendError;
 pub use channels::{
-    ChannelEvent, Channels, ChannelsBuilder, EventId, InvalidEventId, Lag, PublishError,
-    Subscription,
+    ChannelEvent, Channels, ChannelsBuilder, EventId, IntoResumeFrom, InvalidEventId, Lag,
+    PublishError, ResumeFrom, Subscription,
 };
 pub use event::{Event, Field, IntoEvent, InvalidEvent};
 #[doc(hidden)]

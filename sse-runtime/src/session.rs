@@ -107,16 +107,20 @@ impl FromRequest for SseSession {
 /// (`LastEventId`, the same as `LastEventId<String>`), or parsed into the type the handler
 /// wants (`LastEventId<u64>`, any `T: FromStr`).
 ///
-/// `None` when there is nothing to resume from. Extracting it never fails, because a
-/// failed request (`400`) would make a browser's `EventSource` give up for good; instead
-/// every header that cannot be an id the server sent is treated as absent:
+/// Extracting it never fails, because a failed request (`400`) would make a browser's
+/// `EventSource` give up for good. It holds one of three things:
 ///
-/// - absent or empty (an empty id means "no id");
-/// - not valid UTF-8 (the browser only sends back ids it received, which are UTF-8);
-/// - longer than [`LastEventId::MAX_LEN`] (1 KiB);
-/// - sent more than once (which one is meant cannot be known);
-/// - for `LastEventId<T>`, not a `T` (`"abc"` for a `LastEventId<u64>`), logged at `debug`
-///   level (target `actix_sse`).
+/// - no id ([`get`](Self::get) is `None`): the header is absent or empty (an empty id
+///   means "no id"); the client starts afresh;
+/// - the id ([`get`](Self::get) is `Some`);
+/// - an *unreadable* id ([`is_unreadable`](Self::is_unreadable), and `get` is `None`): a
+///   header was sent but cannot be an id the server gave, because it is not valid UTF-8
+///   (the browser only sends back ids it received), longer than [`LastEventId::MAX_LEN`]
+///   (1 KiB), sent more than once (which one is meant cannot be known), or, for
+///   `LastEventId<T>`, not a `T` (`"abc"` for a `LastEventId<u64>`; logged at `debug`
+///   level, target `actix_sse`). The client did miss something, so this is not the same as
+///   no id: [`Channels::subscribe`](crate::Channels::subscribe), given `&last`, starts
+///   such a subscription with a reset event.
 ///
 /// To answer a garbage id with `400 Bad Request` instead, take the untyped `LastEventId`
 /// and [`parse`](LastEventId::parse) it with `?` in a handler returning
@@ -125,7 +129,7 @@ impl FromRequest for SseSession {
 /// ```
 /// use actix_sse::prelude::*;
 ///
-/// // A garbage id reads as absent: the client starts over.
+/// // A garbage id reads as no id here: the client starts over.
 /// #[sse("/counter")]
 /// async fn counter(last: LastEventId<u64>) {
 ///     let start = last.map_or(0, |n| n + 1);
@@ -144,11 +148,14 @@ impl FromRequest for SseSession {
 /// # let _ = actix_web::App::new().service(counter).service(strict);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LastEventId<T = String>(pub Option<T>);
+pub struct LastEventId<T = String> {
+    id: Option<T>,
+    unreadable: bool,
+}
 
 impl<T> Default for LastEventId<T> {
     fn default() -> Self {
-        LastEventId(None)
+        Self::new(None)
     }
 }
 
@@ -162,21 +169,26 @@ impl LastEventId {
     /// The id a request carries, by the rules above.
     pub fn from_request_headers(headers: &actix_web::http::header::HeaderMap) -> Self {
         let mut values = headers.get_all(&Self::HEADER);
-        let (Some(value), None) = (values.next(), values.next()) else {
-            return Self(None);
+        let value = match (values.next(), values.next()) {
+            (None, _) => return Self::new(None),
+            (Some(value), None) => value,
+            (Some(_), Some(_)) => return Self::unreadable(),
         };
         if value.len() > Self::MAX_LEN {
-            return Self(None);
+            return Self::unreadable();
         }
         match std::str::from_utf8(value.as_bytes()) {
-            Ok("") | Err(_) => Self(None),
-            Ok(id) => Self(Some(id.to_owned())),
+            Ok("") => Self::new(None),
+            Ok(id) => Self::new(Some(id.to_owned())),
+            Err(_) => Self::unreadable(),
         }
     }
 
-    /// The id as `Option<&str>`.
+    /// The id as `Option<&str>` (`None` when it is unreadable too). To subscribe to
+    /// [`Channels`](crate::Channels), pass `&last` instead: it keeps an unreadable id apart
+    /// from no id.
     pub fn as_deref(&self) -> Option<&str> {
-        self.0.as_deref()
+        self.id.as_deref()
     }
 
     /// The id parsed as a `T`: `Ok(None)` without an id, `Err` for an id that is not a
@@ -186,10 +198,12 @@ impl LastEventId {
     /// ```
     /// use actix_sse::LastEventId;
     ///
-    /// assert_eq!(LastEventId(Some("41".into())).parse::<u64>().unwrap(), Some(41));
-    /// assert_eq!(LastEventId(None).parse::<u64>().unwrap(), None);
-    /// assert!(LastEventId(Some("x".into())).parse::<u64>().is_err());
+    /// assert_eq!(LastEventId::new(Some("41".into())).parse::<u64>().unwrap(), Some(41));
+    /// assert_eq!(LastEventId::new(None).parse::<u64>().unwrap(), None);
+    /// assert!(LastEventId::new(Some("x".into())).parse::<u64>().is_err());
     /// ```
+    ///
+    /// An unreadable header reads as no id here (its value could not be read to parse).
     pub fn parse<T: FromStr>(&self) -> Result<Option<T>, InvalidLastEventId> {
         match self.as_deref() {
             None => Ok(None),
@@ -202,21 +216,43 @@ impl LastEventId {
 }
 
 impl<T> LastEventId<T> {
+    /// An id (`Some`), or no id (`None`).
+    pub fn new(id: Option<T>) -> Self {
+        Self {
+            id,
+            unreadable: false,
+        }
+    }
+
+    /// A header that was sent but could not be read (see above).
+    pub fn unreadable() -> Self {
+        Self {
+            id: None,
+            unreadable: true,
+        }
+    }
+
     /// The id, if any.
     pub fn get(&self) -> Option<&T> {
-        self.0.as_ref()
+        self.id.as_ref()
+    }
+
+    /// Whether the client sent a header that could not be read: it has missed something,
+    /// though what cannot be known.
+    pub fn is_unreadable(&self) -> bool {
+        self.unreadable
     }
 
     /// The id.
     pub fn into_inner(self) -> Option<T> {
-        self.0
+        self.id
     }
 }
 
 impl<T> std::ops::Deref for LastEventId<T> {
     type Target = Option<T>;
     fn deref(&self) -> &Option<T> {
-        &self.0
+        &self.id
     }
 }
 
@@ -225,14 +261,19 @@ impl<T: FromStr> FromRequest for LastEventId<T> {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = LastEventId::from_request_headers(req.headers());
-        ready(Ok(LastEventId(id.0.and_then(|id| match id.parse() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                log::debug!(target: "actix_sse", "Last-Event-ID `{id}` is not a {}: treated as absent", std::any::type_name::<T>());
-                None
-            }
-        }))))
+        let read = LastEventId::from_request_headers(req.headers());
+        let last = match read.id {
+            None if read.unreadable => LastEventId::unreadable(),
+            None => LastEventId::new(None),
+            Some(id) => match id.parse() {
+                Ok(id) => LastEventId::new(Some(id)),
+                Err(_) => {
+                    log::debug!(target: "actix_sse", "Last-Event-ID `{id}` is not a {}: unreadable", std::any::type_name::<T>());
+                    LastEventId::unreadable()
+                }
+            },
+        };
+        ready(Ok(last))
     }
 }
 
@@ -259,5 +300,43 @@ impl std::error::Error for InvalidLastEventId {}
 impl actix_web::ResponseError for InvalidLastEventId {
     fn status_code(&self) -> actix_web::http::StatusCode {
         actix_web::http::StatusCode::BAD_REQUEST
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{HeaderMap, HeaderValue};
+
+    use super::*;
+
+    fn read(values: &[&[u8]]) -> LastEventId {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(LastEventId::HEADER, HeaderValue::from_bytes(v).unwrap());
+        }
+        LastEventId::from_request_headers(&headers)
+    }
+
+    #[test]
+    fn no_header_an_id_and_an_unreadable_header_are_three_things() {
+        let none = read(&[]);
+        assert_eq!((none.get(), none.is_unreadable()), (None, false));
+        assert_eq!(read(&[b""]), none, "an empty id is no id");
+        let id = read(&[b"e-41"]);
+        assert_eq!((id.as_deref(), id.is_unreadable()), (Some("e-41"), false));
+        let at_cap = vec![b'1'; LastEventId::MAX_LEN];
+        assert_eq!(read(&[&at_cap]).as_deref().map(str::len), Some(1024));
+
+        let too_long = vec![b'1'; LastEventId::MAX_LEN + 1];
+        for unreadable in [
+            read(&[&too_long]),
+            read(&[&[0xff, 0xfe]]),
+            read(&[b"e-1", b"e-2"]),
+            read(&[b"e-1", b""]),
+        ] {
+            assert!(unreadable.is_unreadable(), "{unreadable:?}");
+            assert_eq!(unreadable.get(), None);
+            assert_eq!(unreadable.parse::<u64>().unwrap(), None);
+        }
     }
 }

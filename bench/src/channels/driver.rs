@@ -613,7 +613,7 @@ pub fn history_child(events: u64, topics: usize, size: usize, rounds: u64) -> Re
     let first_id = first_id.ok_or("nothing published")?.to_string();
     let rest = (events as usize).div_ceil(topics) - 1;
     let replayed = rt.block_on(async {
-        let mut sub = hub.subscribe(&names[0], Some(&first_id)).await;
+        let mut sub = hub.subscribe(&names[0], &first_id).await;
         let mut n = 0;
         for _ in 0..rest {
             match sub.next().await {

@@ -83,7 +83,7 @@ fn topics(n: u32) -> Result<String, Error> {
     let evicted = hub.topic_count() < n as usize;
     let reset = !evicted
         || rt.block_on(async {
-            let mut sub = hub.subscribe("room/0", Some(&first.to_string())).await;
+            let mut sub = hub.subscribe("room/0", &first.to_string()).await;
             sub.next().await.is_some_and(|ev| ev.is_reset())
         });
     let works = rt.block_on(async {

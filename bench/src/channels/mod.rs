@@ -12,7 +12,7 @@
 //!   `(u64, String)`, formatting `send!(text, id = n)` per subscriber: what the chat example
 //!   did before channels. It has no history, so it cannot take part in the storm.
 //! - **hub**: actix-web + an `#[sse]` stream-style handler returning
-//!   `hub.subscribe("t", last.as_deref()).await`; events are published with `hub.publish`.
+//!   `hub.subscribe("t", &last).await`; events are published with `hub.publish`.
 //!
 //! Every server publishes from a task on its own thread ([`servers`]: `/run`, `/fill`), so
 //! the publish-to-receive time starts in the same process and on the same core that

@@ -419,7 +419,7 @@ pub fn relay(port: u16) -> std::io::Result<()> {
 /// The hub: one line, the subscription is the stream (history replay, then live).
 #[sse("/sub")]
 async fn hub_sub(hub: web::Data<Channels>, last: LastEventId) -> impl Stream<Item = ChannelEvent> {
-    hub.subscribe(TOPIC, last.as_deref()).await
+    hub.subscribe(TOPIC, &last).await
 }
 
 async fn hub_count(hub: web::Data<Channels>) -> HttpResponse {

@@ -36,7 +36,7 @@ use super::{
     id::{new_epoch, EventId},
     lock,
     queue::{Limit, Pushed, Queue},
-    ChannelEvent,
+    ChannelEvent, ResumeFrom,
 };
 
 pub(crate) struct Config {
@@ -319,15 +319,16 @@ impl Hub {
     }
 
     /// Registers a subscription on `names` (deduplicated by the caller), resuming after
-    /// `last_event_id` if it is a position this hub still covers.
+    /// `from` if it is a position this hub still covers.
     pub(crate) fn subscribe(
         self: &Arc<Self>,
         names: &[&str],
-        last_event_id: Option<&str>,
+        from: ResumeFrom<'_>,
     ) -> MemorySubscription {
-        let start = match last_event_id {
-            None | Some("") => Start::Live,
-            Some(text) => match text.parse::<EventId>() {
+        let start = match (from, from.id()) {
+            (ResumeFrom::Unreadable, _) => Start::Unknown,
+            (_, None) => Start::Live,
+            (_, Some(text)) => match text.parse::<EventId>() {
                 Ok(id) if id.epoch() == self.epoch && id.sequence() <= self.head() => {
                     Start::After(id.sequence())
                 }

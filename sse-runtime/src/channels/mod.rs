@@ -28,7 +28,7 @@
 //! assert_eq!((ev.data().as_ref(), ev.id()), ("hello", &first));
 //!
 //! // A client that reconnects with `Last-Event-ID: <first>` gets the rest, then live events.
-//! let mut resumed = channels.subscribe("room-1", Some(&first.to_string())).await;
+//! let mut resumed = channels.subscribe("room-1", &first.to_string()).await;
 //! let ev = resumed.next().await.unwrap();
 //! assert_eq!((ev.data().as_ref(), ev.event_type()), ("hi", Some("chat")));
 //! # }
@@ -41,6 +41,7 @@ mod memory;
 mod queue;
 #[cfg(feature = "redis")]
 mod redis;
+mod resume;
 mod subscription;
 
 use std::{
@@ -55,6 +56,7 @@ use bytes::BufMut;
 pub use id::{EventId, InvalidEventId};
 #[cfg(feature = "redis")]
 pub use redis::BackendError;
+pub use resume::{IntoResumeFrom, ResumeFrom};
 pub use subscription::{ChannelEvent, Subscription};
 
 use crate::{Event, IntoEvent, InvalidEvent, SerializeError, Serializer};
@@ -164,7 +166,7 @@ impl From<SerializeError> for PublishError {
 ///     channels: web::Data<Channels>,
 ///     last: LastEventId,
 /// ) -> impl Responder {
-///     let feed = channels.subscribe(&room, last.as_deref()).await;
+///     let feed = channels.subscribe(&room, &last).await;
 ///     # let _ = feed;
 ///     // Stream `feed` to the client.
 ///     HttpResponse::Ok()
@@ -338,14 +340,19 @@ impl Channels {
 
     /// Subscribes to one topic.
     ///
-    /// `last_event_id` is the client's `Last-Event-ID` (for example from
-    /// [`LastEventId`](crate::LastEventId)); `None` or empty means "from now on" (or the
-    /// last few events, see [`ChannelsBuilder::replay_last`]). With an id this hub gave,
-    /// the subscription first yields every event published after it that the history
-    /// still holds, then live events: each exactly once, in order. If the id is unknown
-    /// (garbage, another hub's, from before a restart, longer than 1 KiB) or older than
+    /// `last_event_id` is the client's `Last-Event-ID`: the extractor itself (`&last`, a
+    /// [`LastEventId`](crate::LastEventId)), an id (`"…"`, `Some("…")`) or `None` (see
+    /// [`ResumeFrom`]). No id (or an empty one) means "from now on" (or the last few
+    /// events, see [`ChannelsBuilder::replay_last`]). With an id this hub gave, the
+    /// subscription first yields every event published after it that the history still
+    /// holds, then live events: each exactly once, in order. If the id is unknown (garbage,
+    /// another hub's, from before a restart, longer than 1 KiB), unreadable, or older than
     /// the history, it first yields one reset event, then live events.
-    pub async fn subscribe(&self, topic: &str, last_event_id: Option<&str>) -> Subscription {
+    pub async fn subscribe<'a>(
+        &self,
+        topic: &str,
+        last_event_id: impl IntoResumeFrom<'a>,
+    ) -> Subscription {
         self.subscribe_many(&[topic], last_event_id).await
     }
 
@@ -356,11 +363,12 @@ impl Channels {
     /// any of the topics lost events after it. Repeated topics count once; with no topic
     /// at all, the stream ends at once. Setting up costs O(n) in the number of topics, and
     /// each event received O(log n).
-    pub async fn subscribe_many<S: AsRef<str>>(
+    pub async fn subscribe_many<'a, S: AsRef<str>>(
         &self,
         topics: &[S],
-        last_event_id: Option<&str>,
+        last_event_id: impl IntoResumeFrom<'a>,
     ) -> Subscription {
+        let from = last_event_id.into_resume_from();
         let mut seen = std::collections::HashSet::with_capacity(topics.len());
         let names: Vec<&str> = topics
             .iter()
@@ -368,9 +376,9 @@ impl Channels {
             .filter(|name| seen.insert(*name))
             .collect();
         match &self.backend {
-            Backend::Memory(hub) => Subscription::memory(hub.subscribe(&names, last_event_id)),
+            Backend::Memory(hub) => Subscription::memory(hub.subscribe(&names, from)),
             #[cfg(feature = "redis")]
-            Backend::Redis(hub) => Subscription::redis(hub.subscribe(&names, last_event_id).await),
+            Backend::Redis(hub) => Subscription::redis(hub.subscribe(&names, from).await),
         }
     }
 

@@ -124,7 +124,7 @@ fn a_trimmed_position_resets_with_the_head_and_goes_live() {
         now(hub.publish("t", i.to_string())).unwrap();
     }
     let head = now(hub.publish("other", "x")).unwrap();
-    let mut sub = now(hub.subscribe("t", Some(&first.to_string())));
+    let mut sub = now(hub.subscribe("t", &first.to_string()));
     let ev = next(&mut sub).unwrap();
     assert_eq!(
         wire(&ev),
@@ -154,7 +154,7 @@ fn invalid_events_store_nothing_and_use_no_id() {
     let err = now(hub.publish_serialized("t", &1, &crate::Json, Event::new().event("\r")));
     assert!(matches!(err, Err(PublishError::Invalid(_))));
 
-    let mut sub = now(hub.subscribe("t", Some(&format!("{}", EventId::new(id.epoch(), 0)))));
+    let mut sub = now(hub.subscribe("t", &format!("{}", EventId::new(id.epoch(), 0))));
     assert_eq!(next(&mut sub).unwrap().id(), &id);
     assert!(next(&mut sub).is_none());
     assert_eq!(now(hub.publish("t", "y")).unwrap().sequence(), 2);

@@ -38,7 +38,7 @@ use redis::aio::MultiplexedConnection;
 use super::{
     id::{new_epoch, EventId},
     queue::{Limit, Queue},
-    ChannelEvent, PublishError,
+    ChannelEvent, PublishError, ResumeFrom,
 };
 
 use relay::Relay;
@@ -215,16 +215,18 @@ impl Hub {
     pub(crate) async fn subscribe(
         self: &Arc<Self>,
         names: &[&str],
-        last_event_id: Option<&str>,
+        from: ResumeFrom<'_>,
     ) -> RedisSubscription {
-        let mode = match last_event_id {
-            None | Some("") => Mode::Live,
-            Some(text) => match text.parse::<EventId>() {
+        let mode = match (from, from.id()) {
+            (ResumeFrom::Unreadable, _) => Mode::Unknown,
+            (_, None) => Mode::Live,
+            (_, Some(text)) => match text.parse::<EventId>() {
                 Ok(id) => Mode::After(id.sequence()),
                 Err(_) => Mode::Unknown,
             },
         };
-        let client_epoch = last_event_id
+        let client_epoch = from
+            .id()
             .and_then(|text| text.parse::<EventId>().ok())
             .map(|id| id.epoch());
         let topics: Vec<Arc<str>> = names.iter().map(|&n| n.into()).collect();
