@@ -226,6 +226,14 @@ fn handler_fn(
             forward.push(arg);
         }
     }
+    // A service (a path) is never called by the user: its handler also takes the probe,
+    // last, so the user's extractors get the request's body first. Over HTTP/2 the
+    // payload tells the stream that its client left. A path-less handler keeps the user's
+    // parameters exactly (it may be called directly).
+    if args.path.is_some() {
+        let probe = Ident::new("__sse_probe", Span::mixed_site());
+        outer_params.push(quote!(#probe: #krate::__private::PeerProbe));
+    }
 
     // The response is built by one `__private::respond_*` call located at the user's
     // return type: a wrong return type (push) or item type (stream) fails that call's

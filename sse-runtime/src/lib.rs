@@ -41,9 +41,9 @@ pub use metrics::{metrics, Metrics};
 pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};
 pub use session::{InvalidLastEventId, LastEventId, SseSession};
 pub use stream::{
-    FnSource, HandlerResult, ItemEncoder, Plain, SendError, Sender, Sse, SseError, Start, Started,
-    StreamItem, StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT, HEAD_WAIT,
-    MAX_HEARTBEAT, MIN_HEARTBEAT,
+    FnSource, HandlerResult, ItemEncoder, PeerProbe, Plain, SendError, Sender, Sse, SseError,
+    Start, Started, StreamItem, StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT,
+    HEAD_WAIT, MAX_HEARTBEAT, MIN_HEARTBEAT, PROBE_PERIOD,
 };
 #[doc(hidden)]
 pub use stream::{ItemError, Outcome};

@@ -47,6 +47,7 @@ impl<S: Source + 'static> Responder for Sse<S> {
         if let Some(session) = req.extensions().get::<SseSession>() {
             self.attach_session(session.clone());
         }
+        self.attach_probe(req);
         let shared = self.shared().clone();
         stream_response(req, self, &shared)
     }

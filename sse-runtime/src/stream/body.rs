@@ -16,6 +16,7 @@ use pin_project_lite::pin_project;
 
 use super::{
     heartbeat::{Heartbeat, DEFAULT_HEARTBEAT_FRAME},
+    probe::Probe,
     shared::Shared,
     source::{FnSource, HandlerResult, Plain, Source, StreamItem, StreamSource, WithSerializer},
     Sender, MAX_HEARTBEAT, MIN_HEARTBEAT,
@@ -121,6 +122,8 @@ struct Core {
     /// The server's graceful stop, if the stream was created on a worker of a server set
     /// up with `SseServerExt`.
     shutdown: Option<Watch>,
+    /// Over HTTP/2: notices a client that left while the stream is silent.
+    probe: Option<Probe>,
     /// How it ended, once it did (`Disconnect` until then).
     end: EndReason,
 }
@@ -216,6 +219,7 @@ impl<S: Source> Sse<S> {
                 state: State::Running,
                 panic: None,
                 shutdown: Shutdown::current().map(Watch::new),
+                probe: None,
                 end: EndReason::Disconnect,
             },
         }
@@ -303,6 +307,20 @@ impl<S: Source> Sse<S> {
         self
     }
 
+    /// Over HTTP/2, with a payload taken by the handler: checks for a client that left.
+    pub(crate) fn attach_probe(&mut self, req: &actix_web::HttpRequest) {
+        if self.core.probe.is_none() {
+            self.core.probe = Probe::take(req);
+        }
+    }
+
+    pub(super) fn attach_probe_pinned(self: Pin<&mut Self>, req: &actix_web::HttpRequest) {
+        let core = self.project().core;
+        if core.probe.is_none() {
+            core.probe = Probe::take(req);
+        }
+    }
+
     pub(crate) fn attach_session(&mut self, session: SseSession) {
         if self.core.session.is_none() {
             self.core.session = Some(session);
@@ -350,6 +368,11 @@ impl<S: Source> Sse<S> {
         }
         if core.session_closed(cx) {
             return Poll::Ready(core.finish());
+        }
+        if core.probe.as_mut().is_some_and(|p| p.gone(cx)) {
+            // The client left: end here (actix-web then drops the body and the handler).
+            core.state = State::Finished;
+            return Poll::Ready(None);
         }
         core.register_body(cx);
         Poll::Pending

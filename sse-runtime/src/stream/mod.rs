@@ -3,6 +3,7 @@
 
 mod body;
 mod heartbeat;
+mod probe;
 mod sender;
 mod shared;
 mod source;
@@ -11,6 +12,7 @@ mod start;
 use std::time::Duration;
 
 pub use body::{Sse, SseError};
+pub use probe::{PeerProbe, PROBE_PERIOD};
 pub use sender::{SendError, Sender};
 #[doc(hidden)]
 pub use source::ItemError;

@@ -227,6 +227,7 @@ impl<S: Source + 'static> Responder for Started<S> {
                 if let Some(session) = req.extensions().get::<SseSession>() {
                     sse.as_mut().attach_session_pinned(session.clone());
                 }
+                sse.as_mut().attach_probe_pinned(req);
                 let shared = sse.shared().clone();
                 stream_response(req, sse, &shared).map_into_left_body()
             }
