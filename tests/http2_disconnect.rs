@@ -117,7 +117,10 @@ async fn open(
         let resp = within(5, "response head", resp).await.unwrap();
         assert_eq!(resp.status(), 200);
         let mut body = resp.into_body();
-        let first = within(5, "first event", body.data()).await.unwrap().unwrap();
+        let first = within(5, "first event", body.data())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(&first[..], b"data: hello\n\n");
         bodies.push(body);
         client = within(5, "ready", client.ready()).await.unwrap();
@@ -137,7 +140,10 @@ async fn a_reset_stream_and_a_closed_connection_drop_their_handlers_within_a_sec
         // CANCEL); the connection stays, and so do the other handlers.
         bodies.truncate(10);
         let took = alive.until(10, "after 10 resets").await;
-        assert!(took < Duration::from_secs(1), "{path}: resets noticed after {took:?}");
+        assert!(
+            took < Duration::from_secs(1),
+            "{path}: resets noticed after {took:?}"
+        );
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(alive.get(), 10, "{path}: the other streams stay");
 
@@ -145,11 +151,18 @@ async fn a_reset_stream_and_a_closed_connection_drop_their_handlers_within_a_sec
         drop((client, bodies));
         driver.abort();
         let took = alive.until(0, "after the connection closed").await;
-        assert!(took < Duration::from_secs(1), "{path}: close noticed after {took:?}");
+        assert!(
+            took < Duration::from_secs(1),
+            "{path}: close noticed after {took:?}"
+        );
     }
 
     // The same with curl, killed while it waits.
-    if std::process::Command::new("curl").arg("--version").output().is_err() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         assert!(std::env::var_os("CI").is_none(), "curl not installed");
         eprintln!("SKIPPED the curl half: curl not installed");
         return;
@@ -164,5 +177,8 @@ async fn a_reset_stream_and_a_closed_connection_drop_their_handlers_within_a_sec
     curl.kill().unwrap();
     let _ = curl.wait();
     let took = alive.until(0, "after curl was killed").await;
-    assert!(took < Duration::from_secs(1), "curl: noticed after {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "curl: noticed after {took:?}"
+    );
 }

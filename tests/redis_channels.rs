@@ -477,3 +477,63 @@ async fn connecting_to_an_unreachable_redis_is_an_error() {
         .unwrap_err();
     assert!(err.to_string().starts_with("redis: "), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_topics_expire_from_redis_and_a_resume_across_the_expiry_resets() {
+    need_redis!("redis_topic_ttl");
+    let redis = RedisServer::start();
+    const TTL: Duration = Duration::from_secs(2);
+    let hub = Channels::builder()
+        .topic_ttl(TTL)
+        .connect_redis(&redis.url())
+        .await
+        .unwrap();
+    let topic_keys = |redis: &RedisServer| -> usize {
+        let count = "return #redis.call('KEYS', ARGV[1])";
+        let reply = redis.command(&["EVAL", count, "0", "actix-sse:*:room-*"]);
+        reply.trim_start_matches(':').trim_end().parse().unwrap()
+    };
+    // 200 rooms, one event each: two keys per room.
+    let mut first = Vec::new();
+    for i in 0..200 {
+        first.push(hub.publish(&format!("room-{i}"), "x").await.unwrap());
+    }
+    let held = hub.publish("room-0", "second").await.unwrap();
+    assert_eq!(topic_keys(&redis), 400);
+
+    // A busy room stays; the idle ones go, keys and all (bounded wait).
+    let start = std::time::Instant::now();
+    let mut busy = Vec::new();
+    while topic_keys(&redis) > 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{} keys left",
+            topic_keys(&redis)
+        );
+        busy.push(hub.publish("room-busy", "tick").await.unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(topic_keys(&redis), 2, "only the busy room's keys");
+
+    // A client that saw only room-0's first event resumes after the expiry: what it
+    // missed ("second") is gone, and it is told.
+    let mut sub = hub.subscribe("room-0", &first[0].to_string()).await;
+    let reset = next(&mut sub).await;
+    assert_eq!((reset.is_reset(), data(&reset)), (true, "trimmed".into()));
+    // The room is published to again: created afresh, the old position still resets...
+    let again = hub.publish("room-0", "again").await.unwrap();
+    assert_eq!(next(&mut sub).await.id(), &again);
+    drop(sub);
+    let mut sub = hub.subscribe("room-0", &held.to_string()).await;
+    assert!(next(&mut sub).await.is_reset());
+    drop(sub);
+    // ...while a position from within the expiry resumes exactly, in a new room or the
+    // busy one.
+    let recent = busy[busy.len() - 2];
+    let mut sub = hub.subscribe("room-busy", &recent.to_string()).await;
+    assert_eq!(next(&mut sub).await.id(), busy.last().unwrap());
+    drop(sub);
+    let mut sub = hub.subscribe("room-0", &again.to_string()).await;
+    let live = hub.publish("room-0", "live").await.unwrap();
+    assert_eq!(next(&mut sub).await.id(), &live);
+}

@@ -457,6 +457,8 @@ pub struct ChannelsBuilder {
     memory_budget: usize,
     #[cfg(feature = "redis")]
     key_prefix: String,
+    #[cfg(feature = "redis")]
+    topic_ttl: Duration,
 }
 
 impl Default for ChannelsBuilder {
@@ -473,6 +475,8 @@ impl Default for ChannelsBuilder {
             memory_budget: 64 * 1024 * 1024,
             #[cfg(feature = "redis")]
             key_prefix: "actix-sse".into(),
+            #[cfg(feature = "redis")]
+            topic_ttl: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -573,6 +577,18 @@ impl ChannelsBuilder {
         self
     }
 
+    /// With Redis: a topic's keys (its history and a small record of what it lost) expire
+    /// once it has not been published to for `ttl` (default 24 h), so topics nobody uses
+    /// any more take no room in Redis. A client resuming from an id older than `ttl` into
+    /// such a topic, or into a topic created since, gets a reset event (`trimmed`), since
+    /// what it missed cannot be known; resuming from a newer id is exact. Make it longer
+    /// than [`history_age`](Self::history_age) if you set one.
+    #[cfg(feature = "redis")]
+    pub fn topic_ttl(mut self, ttl: Duration) -> Self {
+        self.topic_ttl = ttl;
+        self
+    }
+
     /// A hub on Redis at `url` (for example `redis://127.0.0.1:6379/`), shared by every
     /// instance of the app that connects to it with the same [`key_prefix`](Self::key_prefix).
     ///
@@ -591,6 +607,7 @@ impl ChannelsBuilder {
             prefix: self.key_prefix,
             history_events: self.history_events,
             history_age: self.history_age,
+            topic_ttl: self.topic_ttl,
             limit: queue::Limit {
                 queue: self.queue,
                 bytes: self.queue_bytes,

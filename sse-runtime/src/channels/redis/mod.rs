@@ -1,8 +1,18 @@
 //! The Redis backend: topics shared by every instance of an app through one Redis server.
 //!
 //! Redis holds what must be shared: the hub's epoch and position counter, each topic's
-//! history (a stream whose entry ids are the positions) and, per topic, the newest position
-//! ever removed from that history. One Lua script publishes (next position, append, trim,
+//! history (a stream whose entry ids are the positions) and, per topic, a small hash with
+//! the newest position published to it and the newest ever removed from its history.
+//!
+//! A topic's two keys expire once it has not been published to for the topic expiry
+//! (`ChannelsBuilder::topic_ttl`), so idle topics leave nothing behind. What they held is
+//! then lost without a record, so the hub also keeps a *clock*: a few positions with the
+//! time they were handed out (one every sixteenth of the expiry, none older than two
+//! expiries). A position older than the expiry, read from the clock, may have been lost
+//! with an expired topic: resuming from it into a topic with no keys, or into a topic
+//! created afresh, gives a reset; newer positions resume exactly.
+//!
+//! One Lua script publishes (next position, append, trim,
 //! `PUBLISH` to the topic's Pub/Sub channel), so history and live delivery cannot diverge;
 //! another reads where a subscription starts.
 //!
@@ -58,6 +68,8 @@ pub(crate) struct Config {
     pub(crate) prefix: String,
     pub(crate) history_events: usize,
     pub(crate) history_age: Option<Duration>,
+    /// How long a topic's keys outlive its last publish.
+    pub(crate) topic_ttl: Duration,
     pub(crate) limit: Limit,
     pub(crate) reset_event: String,
     pub(crate) replay_last: usize,
@@ -85,8 +97,7 @@ impl From<redis::RedisError> for BackendError {
 struct Keys {
     epoch: String,
     seq: String,
-    last: String,
-    trimmed: String,
+    clock: String,
     prefix: String,
 }
 
@@ -95,14 +106,17 @@ impl Keys {
         Self {
             epoch: format!("{prefix}:epoch"),
             seq: format!("{prefix}:seq"),
-            last: format!("{prefix}:last"),
-            trimmed: format!("{prefix}:trimmed"),
+            clock: format!("{prefix}:clock"),
             prefix: prefix.to_owned(),
         }
     }
 
     fn stream(&self, topic: &str) -> String {
         format!("{}:stream:{topic}", self.prefix)
+    }
+
+    fn meta(&self, topic: &str) -> String {
+        format!("{}:meta:{topic}", self.prefix)
     }
 
     fn channel(&self, topic: &str) -> String {
@@ -272,6 +286,11 @@ impl Hub {
 }
 
 impl Shared {
+    /// The topic expiry, in milliseconds, for the scripts.
+    fn ttl_ms(&self) -> u64 {
+        self.config.topic_ttl.as_millis().clamp(1, u64::MAX as u128) as u64
+    }
+
     /// The command connection, connecting if there is none.
     async fn connection(&self) -> Result<MultiplexedConnection, BackendError> {
         let mut slot = self.conn.lock().await;
@@ -313,13 +332,13 @@ impl Shared {
             .key(&self.keys.epoch)
             .key(&self.keys.seq)
             .key(self.keys.stream(topic))
-            .key(&self.keys.last)
-            .key(&self.keys.trimmed)
+            .key(self.keys.meta(topic))
+            .key(&self.keys.clock)
             .arg(fresh_epoch())
             .arg(body)
             .arg(self.config.history_events)
             .arg(age)
-            .arg(topic)
+            .arg(self.ttl_ms())
             .arg(self.keys.channel(topic))
             .invoke_async(&mut conn)
             .await;
@@ -359,20 +378,19 @@ impl Shared {
         invocation
             .key(&self.keys.epoch)
             .key(&self.keys.seq)
-            .key(&self.keys.trimmed)
-            .key(&self.keys.last);
+            .key(&self.keys.clock);
         for topic in topics {
-            invocation.key(self.keys.stream(topic));
+            invocation
+                .key(self.keys.stream(topic))
+                .key(self.keys.meta(topic));
         }
         invocation
             .arg(epoch_arg)
             .arg(after)
             .arg(self.config.replay_last)
             .arg(age)
-            .arg(fresh_epoch());
-        for topic in topics {
-            invocation.arg(&**topic);
-        }
+            .arg(fresh_epoch())
+            .arg(self.ttl_ms());
         let reply: Result<redis::Value, _> = invocation.invoke_async(&mut conn).await;
         let reply = match reply {
             Ok(reply) => reply,

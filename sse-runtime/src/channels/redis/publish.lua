@@ -4,13 +4,16 @@
 -- KEYS[1] epoch          the hub's epoch (created here when missing: a new or wiped Redis)
 -- KEYS[2] seq            the hub's position counter
 -- KEYS[3] stream         this topic's history
--- KEYS[4] last           hash: topic -> newest position published to it
--- KEYS[5] trimmed        hash: topic -> newest position removed from its history
+-- KEYS[4] meta           hash of this topic: `last` (newest position published to it) and
+--                        `trimmed` (newest position removed from its history)
+-- KEYS[5] clock          sorted set: positions by the time they were handed out, a few a
+--                        period, for the floor of a topic created afresh (see below)
 -- ARGV[1] a fresh epoch, used if KEYS[1] is missing
 -- ARGV[2] the encoded event without its id line and final blank line
 -- ARGV[3] history: most events kept (0: none)
 -- ARGV[4] history: most age in ms (0: no bound)
--- ARGV[5] the topic
+-- ARGV[5] the topic's idle expiry in ms: its stream and meta expire this long after its
+--         last publish
 -- ARGV[6] the Pub/Sub channel of the topic
 -- returns "{epoch}-{seq}"
 local epoch = redis.call('GET', KEYS[1])
@@ -21,27 +24,45 @@ end
 local seq = redis.call('INCR', KEYS[2])
 local id = epoch .. '-' .. seq
 local frame = ARGV[2] .. 'id: ' .. id .. '\n\n'
-local topic = ARGV[5]
+local ttl = tonumber(ARGV[5])
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 
 local function trim(upto)
-  local before = tonumber(redis.call('HGET', KEYS[5], topic) or '0')
+  local before = tonumber(redis.call('HGET', KEYS[4], 'trimmed') or '0')
   if upto > before then
-    redis.call('HSET', KEYS[5], topic, upto)
+    redis.call('HSET', KEYS[4], 'trimmed', upto)
   end
 end
 
-if redis.call('EXISTS', KEYS[3]) == 0 then
-  -- A stream that Redis lost (key deleted or expired) keeps its loss on record.
-  local last = tonumber(redis.call('HGET', KEYS[4], topic) or '0')
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  -- A topic created afresh, or one whose keys expired: what it held is gone, and it may
+  -- have held any position older than the expiry. Positions from before the oldest
+  -- checkpoint within the expiry are lost for it (resume.lua applies the same floor to a
+  -- topic with no keys).
+  local newer = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. (ms - ttl), '+inf', 'LIMIT', 0, 1)
+  local floor = seq - 1
+  if #newer > 0 then
+    floor = tonumber(newer[1]) - 1
+  end
+  redis.call('HSET', KEYS[4], 'trimmed', floor)
+elseif redis.call('EXISTS', KEYS[3]) == 0 then
+  -- A stream that Redis lost (deleted) keeps its loss on record.
+  local last = tonumber(redis.call('HGET', KEYS[4], 'last') or '0')
   if last > 0 then
     trim(last)
   end
 end
 
+-- One checkpoint every sixteenth of the expiry; those older than two expiries go.
+local newest = redis.call('ZREVRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+if #newest == 0 or tonumber(newest[2]) <= ms - ttl / 16 then
+  redis.call('ZADD', KEYS[5], ms, seq)
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. (ms - 2 * ttl))
+end
+
 local keep = tonumber(ARGV[3])
 if keep > 0 then
-  local now = redis.call('TIME')
-  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
   redis.call('XADD', KEYS[3], '0-' .. seq, 'f', frame, 't', ms)
   -- Trim in batches with XDEL, recording the newest position removed: a resume from
   -- before it has lost events.
@@ -77,9 +98,11 @@ if keep > 0 then
       end
     end
   end
+  redis.call('PEXPIRE', KEYS[3], ttl)
 else
   trim(seq)
 end
-redis.call('HSET', KEYS[4], topic, seq)
+redis.call('HSET', KEYS[4], 'last', seq)
+redis.call('PEXPIRE', KEYS[4], ttl)
 redis.call('PUBLISH', ARGV[6], id .. ' ' .. frame)
 return id

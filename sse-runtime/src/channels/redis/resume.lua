@@ -1,15 +1,14 @@
 -- Reads where a subscription starts: the hub's epoch and newest position, and for each
 -- topic the events after the client's position (or the last few), in one atomic step.
 --
--- KEYS[1] epoch, KEYS[2] seq, KEYS[3] trimmed (hash: topic -> newest position removed)
--- KEYS[4] last (hash: topic -> newest position published)
--- KEYS[5..] the topics' streams
+-- KEYS[1] epoch, KEYS[2] seq, KEYS[3] clock (see publish.lua)
+-- KEYS[4..] for each topic, its stream then its meta hash (`last`, `trimmed`)
 -- ARGV[1] the client's epoch ('' to start live)
 -- ARGV[2] the client's position
 -- ARGV[3] without a position: how many of the newest events to replay per topic
 -- ARGV[4] history: most age in ms (0: no bound)
 -- ARGV[5] a fresh epoch, used if KEYS[1] is missing (a new or wiped Redis)
--- ARGV[6..] the topics, in the order of KEYS[5..]
+-- ARGV[6] a topic's idle expiry in ms
 -- returns { epoch, head, mode, per topic: { trimmed (0/1), seq, frame, seq, frame, .. } }
 -- where mode is 'live', 'after' or 'unknown'
 local epoch = redis.call('GET', KEYS[1])
@@ -25,28 +24,39 @@ if ARGV[1] == '' then
 elseif ARGV[1] ~= epoch or after > head then
   mode = 'unknown'
 end
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local cutoff = -1
 if tonumber(ARGV[4]) > 0 then
-  local now = redis.call('TIME')
-  cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])
+  cutoff = ms - tonumber(ARGV[4])
+end
+-- For a topic with no keys (never published to, or expired after being idle): any
+-- position older than the expiry may have been lost with it.
+local floor = head
+local newer = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. (ms - tonumber(ARGV[6])), '+inf', 'LIMIT', 0, 1)
+if #newer > 0 then
+  floor = tonumber(newer[1]) - 1
 end
 
 local out = { epoch, head, mode }
-for i = 5, #KEYS do
-  local topic = ARGV[i + 1]
-  local trimmed = tonumber(redis.call('HGET', KEYS[3], topic) or '0')
-  if redis.call('EXISTS', KEYS[i]) == 0 then
-    -- Lost (deleted or expired) since its last publish: so is everything up to it.
-    local last = tonumber(redis.call('HGET', KEYS[4], topic) or '0')
-    if last > trimmed then
-      trimmed = last
+for i = 4, #KEYS, 2 do
+  local stream, meta = KEYS[i], KEYS[i + 1]
+  local trimmed = floor
+  if redis.call('EXISTS', meta) == 1 then
+    trimmed = tonumber(redis.call('HGET', meta, 'trimmed') or '0')
+    if redis.call('EXISTS', stream) == 0 then
+      -- Lost (deleted or expired) since its last publish: so is everything up to it.
+      local last = tonumber(redis.call('HGET', meta, 'last') or '0')
+      if last > trimmed then
+        trimmed = last
+      end
     end
   end
   local entries = {}
   if mode == 'after' then
-    entries = redis.call('XRANGE', KEYS[i], '(0-' .. after, '+')
+    entries = redis.call('XRANGE', stream, '(0-' .. after, '+')
   elseif mode == 'live' and tonumber(ARGV[3]) > 0 then
-    entries = redis.call('XREVRANGE', KEYS[i], '+', '-', 'COUNT', ARGV[3])
+    entries = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', ARGV[3])
   end
   local list = { 0 }
   for _, entry in ipairs(entries) do
