@@ -7,6 +7,7 @@
 //! channels server <raw|relay|hub> <port>
 //! channels history-child <events> <topics> <size> [<rounds>]
 //! channels hostile
+//! channels rounds [<streams> [<rounds> [sub|bare|lab|ours|plain]]]
 //! channels hostile-child <stalled|topics|many>
 //! ```
 
@@ -23,7 +24,7 @@ use actix_sse_bench::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: channels all|fanout|storm|history [--quick] [--subs N] [--rate R] [--secs S] [--clients N] [--behind N] [--only raw,hub]\n       channels server <raw|relay|hub> <port>\n       channels history-child <events> <topics> <size> [<rounds>]\n       channels hostile | hostile-child <stalled|topics|many>"
+        "usage: channels all|fanout|storm|history [--quick] [--subs N] [--rate R] [--secs S] [--clients N] [--behind N] [--only raw,hub]\n       channels server <raw|relay|hub> <port>\n       channels history-child <events> <topics> <size> [<rounds>]\n       channels hostile | hostile-child <stalled|topics|many> | rounds [<streams> [<rounds> [sub|bare|lab|ours|plain]]]"
     );
     ExitCode::from(2)
 }
@@ -68,9 +69,24 @@ fn main() -> ExitCode {
                 }
             };
         }
-        "hostile" => {
+        "hostile" | "rounds" => {
             let exe = std::env::current_exe().expect("current exe");
-            return if hostile::run(&exe) {
+            raise_fd_limit();
+            let n = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(19_000);
+            let count = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(3);
+            let target = match args.get(3).map(String::as_str) {
+                Some("bare") => hostile::Target::HubBare,
+                Some("lab") => hostile::Target::Idle("lab"),
+                Some("ours") => hostile::Target::Idle("ours"),
+                Some("plain") => hostile::Target::Idle("plain"),
+                _ => hostile::Target::HubSub,
+            };
+            let ok = if cmd == "rounds" {
+                hostile::run_rounds(&exe, n, count, target)
+            } else {
+                hostile::run(&exe)
+            };
+            return if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

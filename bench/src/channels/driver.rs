@@ -284,7 +284,11 @@ fn subscribe_crowd(
 }
 
 /// Waits until the server counts `n` subscribers on the topic.
-async fn wait_count(server: &ChanServer, n: usize, timeout: Duration) -> Result<(), Error> {
+pub(crate) async fn wait_count(
+    server: &ChanServer,
+    n: usize,
+    timeout: Duration,
+) -> Result<(), Error> {
     let deadline = Instant::now() + timeout;
     loop {
         let c = server.count().await?;

@@ -179,3 +179,167 @@ pub fn run(exe: &std::path::Path) -> bool {
     }
     ok
 }
+
+/// How the hub server's memory moves over rounds of `n` idle subscribers that come and go.
+pub struct Round {
+    /// RSS with every stream open, MiB.
+    pub open_mib: f64,
+    /// RSS once they all closed, MiB.
+    pub closed_mib: f64,
+}
+
+/// Opens `n` idle subscriptions (`/sub` of the hub server), from source address
+/// `127.0.0.<source>` so that a round's closed ports in TIME_WAIT never run out the next's.
+async fn open_round(
+    addr: std::net::SocketAddr,
+    n: usize,
+    source: u8,
+    path: &'static str,
+) -> Result<Vec<tokio::net::TcpStream>, Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sem = std::rc::Rc::new(tokio::sync::Semaphore::new(128));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let sem = sem.clone();
+        set.spawn_local(async move {
+            let _permit = sem.acquire().await;
+            let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+            socket
+                .bind((std::net::Ipv4Addr::new(127, 0, 0, source), 0).into())
+                .map_err(|e| format!("bind 127.0.0.{source}: {e}"))?;
+            let mut stream = socket.connect(addr).await.map_err(|e| e.to_string())?;
+            let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            stream
+                .write_all(req.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let k = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+                if k == 0 || head.len() > 8192 {
+                    return Err("no response head".to_string());
+                }
+                head.extend_from_slice(&buf[..k]);
+            }
+            if !head.starts_with(b"HTTP/1.1 200") {
+                return Err(format!("{:?}", String::from_utf8_lossy(&head)));
+            }
+            Ok::<_, Error>(stream)
+        });
+    }
+    let mut streams = Vec::with_capacity(n);
+    while let Some(res) = set.join_next().await {
+        streams.push(res.map_err(|e| e.to_string())??);
+    }
+    Ok(streams)
+}
+
+/// Where the rounds connect: a channel server's `/sub` (hub subscriptions) or `/bare`
+/// (idle `#[sse]` streams), or a throughput server's `/idle` (the peers' idle streams).
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// `channels server hub`, `/sub`.
+    HubSub,
+    /// `channels server hub`, `/bare`.
+    HubBare,
+    /// `actix-sse-bench server <name>`, `/idle` with a 1 s heartbeat.
+    Idle(&'static str),
+}
+
+impl Target {
+    fn path(self) -> &'static str {
+        match self {
+            Target::HubSub => "/sub",
+            Target::HubBare => "/bare",
+            Target::Idle(_) => "/idle?hb_ms=1000",
+        }
+    }
+}
+
+/// `count` rounds of `n` streams on one fresh server: RSS at the start, then with all
+/// open and after all closed, per round.
+pub fn rounds(
+    exe: &std::path::Path,
+    n: usize,
+    count: u8,
+    target: Target,
+) -> Result<(f64, Vec<Round>), Error> {
+    use super::{driver::wait_count, driver::ChanServer, Contestant};
+    use std::time::Duration;
+    let (hub, other) = match target {
+        Target::HubSub | Target::HubBare => {
+            (Some(ChanServer::start(exe, Contestant::Hub, false)?), None)
+        }
+        Target::Idle(name) => {
+            let main = exe.with_file_name("actix-sse-bench");
+            let (child, addr) = crate::driver::spawn_server(&main, name, false)?;
+            (None, Some(KillOnDrop(child, addr)))
+        }
+    };
+    let (pid, addr) = match (&hub, &other) {
+        (Some(h), _) => (h.pid, h.addr),
+        (_, Some(o)) => (o.0.id(), o.1),
+        _ => unreachable!(),
+    };
+    let mib = |pid| procfs::rss_kib(pid).map(|k| k as f64 / 1024.0);
+    crate::driver::block_on(async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let start = mib(pid)?;
+        let mut out = Vec::new();
+        for round in 0..count {
+            let streams = open_round(addr, n, 10 + round, target.path()).await?;
+            if let (Some(hub), Target::HubSub) = (&hub, target) {
+                wait_count(hub, n, Duration::from_secs(60)).await?;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let open_mib = mib(pid)?;
+            drop(streams);
+            if let (Some(hub), Target::HubSub) = (&hub, target) {
+                wait_count(hub, 0, Duration::from_secs(60)).await?;
+            }
+            // Every server notices a close by its next heartbeat (1 s) at the latest.
+            tokio::time::sleep(Duration::from_millis(2000)).await;
+            out.push(Round {
+                open_mib,
+                closed_mib: mib(pid)?,
+            });
+        }
+        Ok((start, out))
+    })
+}
+
+/// A throughput server child, killed when dropped.
+struct KillOnDrop(std::process::Child, std::net::SocketAddr);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Prints the rounds: what an operator sees after a load goes away.
+pub fn run_rounds(exe: &std::path::Path, n: usize, count: u8, target: Target) -> bool {
+    match rounds(exe, n, count, target) {
+        Ok((start, rounds)) => {
+            println!("- rounds of {n} idle streams, {target:?} (one worker): start {start:.1} MiB");
+            for (i, r) in rounds.iter().enumerate() {
+                println!(
+                    "  - round {}: all open {:.1} MiB ({:.2} KiB per stream over the start), all closed {:.1} MiB",
+                    i + 1,
+                    r.open_mib,
+                    (r.open_mib - start) * 1024.0 / n as f64,
+                    r.closed_mib
+                );
+            }
+            let growth = rounds[rounds.len() - 1].open_mib - rounds[0].open_mib;
+            println!("  - last round's peak minus the first's: {growth:+.1} MiB");
+            true
+        }
+        Err(e) => {
+            println!("- rounds: FAILED ({e})");
+            false
+        }
+    }
+}
