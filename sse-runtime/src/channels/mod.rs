@@ -146,9 +146,24 @@ impl From<SerializeError> for PublishError {
 /// # History
 ///
 /// Each topic keeps its latest events, bounded by count, bytes and optionally age (see
-/// [`ChannelsBuilder`]). Age is trimmed lazily, when the topic is published to or
-/// subscribed to; call [`sweep`](Self::sweep) now and then to also free topics nobody
-/// touches any more.
+/// [`ChannelsBuilder`]). All topics together stay within one memory budget (64 MiB by
+/// default): past it, the histories of the topics published to least recently are
+/// dropped, and a client resuming into them gets a reset event. Age is trimmed lazily,
+/// when the topic is published to or subscribed to; with an age bound, call
+/// [`sweep`](Self::sweep) now and then to also free the topics nobody touches any more
+/// before the budget does.
+///
+/// # Bounds
+///
+/// | what | default | set with |
+/// |---|---|---|
+/// | history per topic | 1,000 events, 1 MiB, no age | [`history_events`](ChannelsBuilder::history_events), [`history_bytes`](ChannelsBuilder::history_bytes), [`history_age`](ChannelsBuilder::history_age) |
+/// | queue per subscriber | 1,024 events, 256 KiB | [`queue`](ChannelsBuilder::queue), [`queue_bytes`](ChannelsBuilder::queue_bytes), [`on_lag`](ChannelsBuilder::on_lag) |
+/// | all topics (in-process) | 64 MiB | [`memory_budget`](ChannelsBuilder::memory_budget) |
+///
+/// Whatever bound is reached, a subscriber never misses an event without being told: it
+/// gets a reset event, or (with [`Lag::End`]) its subscription ends so that its client
+/// reconnects and resumes.
 ///
 /// In memory, a topic packs its events one after another into chunks of up to about
 /// 4 KiB, so a kept event costs its encoded bytes plus 16 bytes, and a replay hands out
@@ -416,7 +431,8 @@ impl Channels {
     /// Trims every topic's history to [`history_age`](ChannelsBuilder::history_age) and
     /// frees the topics left with no subscriber and no history.
     ///
-    /// Without an age bound there is nothing to sweep. On Redis it does nothing: each topic
+    /// Memory stays within [`memory_budget`](ChannelsBuilder::memory_budget) without it;
+    /// it only frees expired history sooner. Without an age bound there is nothing to sweep. On Redis it does nothing: each topic
     /// is trimmed when it is published to. With an age bound in memory, call it now and then,
     /// for example from a `tokio::time::interval` task; it only takes each topic's lock
     /// briefly.
