@@ -27,21 +27,9 @@ async fn say(room: web::Path<String>, hub: web::Data<Channels>, body: String) ->
     }
 }
 
-fn app(
-    hub: &Channels,
-) -> App<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    App::new()
-        .app_data(web::Data::new(hub.clone()))
-        .service(room_events)
-        .route("/rooms/{room}", web::post().to(say))
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(room_events)
+        .route("/rooms/{room}", web::post().to(say));
 }
 
 async fn until(what: &str, mut done: impl FnMut() -> bool) {
@@ -59,8 +47,12 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
 async fn a_client_that_never_reads_is_let_go_at_its_byte_bound() {
     let hub = Channels::new();
     let h = hub.clone();
-    let (addr, _srv) = serve!(move || app(&h), |s: actix_web::HttpServer<_, _, _, _>| s
-        .sse_defaults());
+    let (addr, _srv) = serve!(
+        move || App::new()
+            .app_data(web::Data::new(h.clone()))
+            .configure(routes),
+        |s: actix_web::HttpServer<_, _, _, _>| s.sse_defaults()
+    );
     // Connects, reads the head, then never reads again.
     let (stalled, head, _) = raw_request(addr, "GET", "/rooms/slow", "", "").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -99,7 +91,9 @@ async fn a_flood_of_rooms_stays_within_the_budget_and_resumes_with_a_reset() {
     const BUDGET: usize = 128 * 1024;
     let hub = Channels::builder().memory_budget(BUDGET).build();
     let h = hub.clone();
-    let (addr, _srv) = serve!(move || app(&h));
+    let (addr, _srv) = serve!(move || App::new()
+        .app_data(web::Data::new(h.clone()))
+        .configure(routes));
     let client = awc::Client::new();
     let post = |room: String| {
         let req = client.post(format!("http://{addr}/rooms/{room}"));
@@ -137,8 +131,12 @@ async fn a_flood_of_rooms_stays_within_the_budget_and_resumes_with_a_reset() {
 async fn an_unreadable_last_event_id_gets_a_reset_never_a_silent_gap() {
     let hub = Channels::new();
     let h = hub.clone();
-    let (addr, _srv) = serve!(move || app(&h), |s: actix_web::HttpServer<_, _, _, _>| s
-        .sse_defaults());
+    let (addr, _srv) = serve!(
+        move || App::new()
+            .app_data(web::Data::new(h.clone()))
+            .configure(routes),
+        |s: actix_web::HttpServer<_, _, _, _>| s.sse_defaults()
+    );
     let url = format!("http://{addr}/rooms/r");
     let head = hub.publish("r", "before").await.unwrap().to_string();
     let too_long = "7".repeat(16 * 1024);
