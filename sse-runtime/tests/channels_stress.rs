@@ -1,6 +1,6 @@
 //! Several publisher threads, several subscriber threads that drop their subscription at
 //! random and resume with the last id they saw (some of them also fall behind their small
-//! queue and get ended, as a slow client would): in the end, every subscriber saw exactly
+//! queue, bounded in bytes, and get ended, as a slow client would): in the end, every subscriber saw exactly
 //! the events of its topics since its first id (or, started live, since its first event),
 //! once each, in id order.
 
@@ -37,6 +37,8 @@ fn resubscribing_subscribers_see_everything_exactly_once_in_order() {
         .history_events(100_000)
         .history_bytes(usize::MAX)
         .queue(64)
+        // Small events: the byte bound (about 25 of them) is what a slow one hits first.
+        .queue_bytes(1024)
         .build();
     let start = hub
         .publish("a", "start")
