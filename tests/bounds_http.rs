@@ -27,6 +27,17 @@ async fn say(room: web::Path<String>, hub: web::Data<Channels>, body: String) ->
     }
 }
 
+/// A server with the rooms' routes, set up by `.sse_defaults()`.
+fn start(hub: &Channels) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+    let hub = hub.clone();
+    serve!(
+        move || App::new()
+            .app_data(web::Data::new(hub.clone()))
+            .configure(routes),
+        |s: actix_web::HttpServer<_, _, _, _>| s.sse_defaults()
+    )
+}
+
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(room_events)
         .route("/rooms/{room}", web::post().to(say));
@@ -46,13 +57,7 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
 #[actix_web::test]
 async fn a_client_that_never_reads_is_let_go_at_its_byte_bound() {
     let hub = Channels::new();
-    let h = hub.clone();
-    let (addr, _srv) = serve!(
-        move || App::new()
-            .app_data(web::Data::new(h.clone()))
-            .configure(routes),
-        |s: actix_web::HttpServer<_, _, _, _>| s.sse_defaults()
-    );
+    let (addr, _srv) = start(&hub);
     // Connects, reads the head, then never reads again.
     let (stalled, head, _) = raw_request(addr, "GET", "/rooms/slow", "", "").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -90,10 +95,7 @@ async fn a_client_that_never_reads_is_let_go_at_its_byte_bound() {
 async fn a_flood_of_rooms_stays_within_the_budget_and_resumes_with_a_reset() {
     const BUDGET: usize = 128 * 1024;
     let hub = Channels::builder().memory_budget(BUDGET).build();
-    let h = hub.clone();
-    let (addr, _srv) = serve!(move || App::new()
-        .app_data(web::Data::new(h.clone()))
-        .configure(routes));
+    let (addr, _srv) = start(&hub);
     let client = awc::Client::new();
     let post = |room: String| {
         let req = client.post(format!("http://{addr}/rooms/{room}"));
@@ -130,13 +132,7 @@ async fn a_flood_of_rooms_stays_within_the_budget_and_resumes_with_a_reset() {
 #[actix_web::test]
 async fn an_unreadable_last_event_id_gets_a_reset_never_a_silent_gap() {
     let hub = Channels::new();
-    let h = hub.clone();
-    let (addr, _srv) = serve!(
-        move || App::new()
-            .app_data(web::Data::new(h.clone()))
-            .configure(routes),
-        |s: actix_web::HttpServer<_, _, _, _>| s.sse_defaults()
-    );
+    let (addr, _srv) = start(&hub);
     let url = format!("http://{addr}/rooms/r");
     let head = hub.publish("r", "before").await.unwrap().to_string();
     let too_long = "7".repeat(16 * 1024);
