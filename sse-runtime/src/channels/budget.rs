@@ -12,8 +12,8 @@
 //! the memory the pass itself needs, with what the allocator keeps of freed topics, still
 //! fits in the budget. Topics kept by subscribers still count but cannot be evicted (their
 //! history can); so that a pass is not repeated at every publish while they hold memory,
-//! the next pass waits until the sum has grown by a sixteenth of the budget past what the
-//! last one left.
+//! the next pass waits until the sum has grown by a sixteenth of the budget (at least
+//! 64 KiB) past what the last one left.
 
 use std::{
     mem::size_of,
@@ -27,6 +27,9 @@ use std::{
 const ALLOC: usize = 16;
 /// The counts in front of an `Arc`'s value.
 const ARC: usize = 2 * size_of::<usize>();
+/// The least growth between two passes, however small the budget: a pass sorts every
+/// topic, so a tiny budget held by subscribers must not start one at every publish.
+const MIN_SLACK: usize = 64 * 1024;
 
 /// The cost of a topic besides its name, its subscriber slots and its history: the topic
 /// itself in its `Arc`, the name's `Arc<str>` header, and its map entry (a key and a value,
@@ -111,7 +114,8 @@ impl Budget {
     /// past what could not be evicted.
     pub(crate) fn end_pass(&self) {
         let start = start(self.limit);
-        let next = start.max(self.used().saturating_add(self.limit / 16));
+        let slack = (self.limit / 16).max(MIN_SLACK);
+        let next = start.max(self.used().saturating_add(slack));
         self.evict_above.store(next, Relaxed);
     }
 }

@@ -510,7 +510,7 @@ impl MemorySubscription {
                 st.park(cx.waker());
                 return Poll::Pending;
             };
-            if self.queue.multi && self.queue.awaits_publish(&st) {
+            if self.queue.multi && self.queue.awaits_publish() {
                 // A lower position may be on its way: the push that withdraws the
                 // announcement wakes us.
                 st.park(cx.waker());

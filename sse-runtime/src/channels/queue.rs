@@ -195,9 +195,10 @@ impl Queue {
         pushed
     }
 
-    /// Whether a publish that announced itself has not pushed here yet: the caller holds
-    /// the queue's lock (through `st`).
-    pub(crate) fn awaits_publish(&self, _st: &State) -> bool {
+    /// Whether a publish that announced itself has not pushed here yet. Read it with the
+    /// queue locked: a subscriber that then sees no announcement left also sees every
+    /// frame the announcements stood for.
+    pub(crate) fn awaits_publish(&self) -> bool {
         self.announced.load(SeqCst) > 0
     }
 
