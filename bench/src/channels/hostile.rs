@@ -186,6 +186,9 @@ pub struct Round {
     pub open_mib: f64,
     /// RSS once they all closed, MiB.
     pub closed_mib: f64,
+    /// The process's data segment then (`VmData`: the heap as allocated, touched or not),
+    /// MiB.
+    pub data_mib: f64,
 }
 
 /// Opens `n` idle subscriptions (`/sub` of the hub server), from source address
@@ -303,6 +306,7 @@ pub fn rounds(
             out.push(Round {
                 open_mib,
                 closed_mib: mib(pid)?,
+                data_mib: procfs::status_kib(pid, "VmData")? as f64 / 1024.0,
             });
         }
         Ok((start, out))
@@ -326,11 +330,12 @@ pub fn run_rounds(exe: &std::path::Path, n: usize, count: u8, target: Target) ->
             println!("- rounds of {n} idle streams, {target:?} (one worker): start {start:.1} MiB");
             for (i, r) in rounds.iter().enumerate() {
                 println!(
-                    "  - round {}: all open {:.1} MiB ({:.2} KiB per stream over the start), all closed {:.1} MiB",
+                    "  - round {}: all open {:.1} MiB ({:.2} KiB per stream over the start), all closed {:.1} MiB (VmData {:.1} MiB)",
                     i + 1,
                     r.open_mib,
                     (r.open_mib - start) * 1024.0 / n as f64,
-                    r.closed_mib
+                    r.closed_mib,
+                    r.data_mib
                 );
             }
             let growth = rounds[rounds.len() - 1].open_mib - rounds[0].open_mib;
