@@ -13,7 +13,7 @@
 //! fits in the budget. Topics kept by subscribers still count but cannot be evicted (their
 //! history can); so that a pass is not repeated at every publish while they hold memory,
 //! the next pass waits until the sum has grown by a sixteenth of the budget (at least
-//! 64 KiB) past what the last one left.
+//! 64 KiB) past what the last one could not evict.
 
 use std::{
     mem::size_of,
@@ -27,8 +27,8 @@ use std::{
 const ALLOC: usize = 16;
 /// The counts in front of an `Arc`'s value.
 const ARC: usize = 2 * size_of::<usize>();
-/// The least growth between two passes, however small the budget: a pass sorts every
-/// topic, so a tiny budget held by subscribers must not start one at every publish.
+/// The least growth between two passes once subscribers hold more than the budget allows,
+/// however small the budget: a pass sorts every topic, so it must not run at every publish.
 const MIN_SLACK: usize = 64 * 1024;
 
 /// The cost of a topic besides its name, its subscriber slots and its history: the topic
@@ -114,8 +114,12 @@ impl Budget {
     /// past what could not be evicted.
     pub(crate) fn end_pass(&self) {
         let start = start(self.limit);
-        let slack = (self.limit / 16).max(MIN_SLACK);
-        let next = start.max(self.used().saturating_add(slack));
+        let used = self.used();
+        let next = if used <= start {
+            start
+        } else {
+            used.saturating_add((self.limit / 16).max(MIN_SLACK))
+        };
         self.evict_above.store(next, Relaxed);
     }
 }
@@ -123,4 +127,36 @@ impl Budget {
 /// The sum at which eviction starts, for a budget of `limit`.
 fn start(limit: usize) -> usize {
     limit - limit / 16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_is_due_from_fifteen_sixteenths_and_stays_due_at_the_budget() {
+        let budget = Budget::new(160 * 1024);
+        let mut topic = 0;
+        budget.record(&mut topic, 150 * 1024);
+        assert!(!budget.over());
+        budget.record(&mut topic, 151 * 1024);
+        assert!(budget.over());
+        // The pass brought it under: the next is due at the same point, whatever the slack.
+        budget.record(&mut topic, budget.target());
+        budget.end_pass();
+        budget.record(&mut topic, 151 * 1024);
+        assert!(budget.over());
+        // Subscribers hold more than the budget: the next pass waits for 64 KiB more.
+        budget.record(&mut topic, 200 * 1024);
+        budget.end_pass();
+        budget.record(&mut topic, 263 * 1024);
+        assert!(!budget.over());
+        budget.record(&mut topic, 265 * 1024);
+        assert!(budget.over());
+        // They left: due again from fifteen sixteenths.
+        budget.record(&mut topic, 100 * 1024);
+        budget.record(&mut topic, 151 * 1024);
+        assert!(budget.over());
+        assert_eq!(budget.used(), topic);
+    }
 }
