@@ -9,11 +9,12 @@
 //!
 //! Across topics, positions come from one counter, but two topics publish in parallel: a
 //! subscriber of both may receive position 10 before 9. Its subscription therefore merges
-//! its lanes by position, and only hands out a frame once no publish of one of its topics
-//! is between taking its position and pushing it to this queue: a publish *announces*
-//! itself to every multi-topic queue of its topic before it takes its position, and
-//! withdraws the announcement when it pushes (`Queue::announce`). Whatever a subscriber
-//! sees queued while nothing is announced is therefore complete up to its newest frame.
+//! its lanes by position, and only hands out position `c` once no publish of one of its
+//! topics that may carry a lower position is still on its way: a publish *announces*
+//! itself to every multi-topic queue of its topic before it takes its position, with the
+//! least position it can take (the hub's next one), and withdraws the announcement when it
+//! pushes (`Queue::announce`). A publish announced at `c + 1` or later cannot block `c`,
+//! so a subscriber only ever waits for publishes that started before `c` was taken.
 
 use std::{
     cell::RefCell,
@@ -291,13 +292,13 @@ impl Hub {
     ) -> EventId {
         let config = &self.config;
         self.with_topic(name, |topic, st| {
-            let announced = Announced::new(&st.subs, st.multi > 0);
+            let announced = Announced::new(&st.subs, st.multi > 0, &self.next_seq);
             let seq = self.next_seq.fetch_add(1, SeqCst);
             let id = EventId::new(self.epoch, seq);
             topic.last.store(seq, Relaxed);
             let frame = encode_frame(|buf| write(id, buf));
             // From here on every queue gets a push, which withdraws the announcement.
-            announced.disarm();
+            let announced = announced.disarm();
 
             for slot in 0..st.subs.len() {
                 let Some(sub) = &st.subs[slot] else { continue };
@@ -307,7 +308,7 @@ impl Hub {
                     &frame,
                     config.limit,
                     || self.head(),
-                    sub.queue.multi,
+                    announced.floor.filter(|_| sub.queue.multi),
                 );
                 if pushed == Pushed::Ended {
                     st.vacate(slot);
@@ -415,33 +416,43 @@ impl Hub {
 /// withdrawn if the publish unwinds before pushing, so no subscriber waits for it forever.
 struct Announced<'a> {
     subs: &'a [Option<Sub>],
-    armed: bool,
+    /// The least position the publish can take, if it announced itself.
+    floor: Option<u64>,
+}
+
+/// What a publish announced, once nothing can unwind before its pushes.
+#[derive(Clone, Copy)]
+struct Disarmed {
+    floor: Option<u64>,
 }
 
 impl<'a> Announced<'a> {
-    fn new(subs: &'a [Option<Sub>], any: bool) -> Self {
-        if any {
+    fn new(subs: &'a [Option<Sub>], any: bool, next_seq: &AtomicU64) -> Self {
+        let floor = any.then(|| next_seq.load(SeqCst));
+        if let Some(floor) = floor {
             for sub in Self::multi(subs) {
-                sub.queue.announce();
+                sub.queue.announce(floor);
             }
         }
-        Self { subs, armed: any }
+        Self { subs, floor }
     }
 
     fn multi(subs: &[Option<Sub>]) -> impl Iterator<Item = &Sub> {
         subs.iter().flatten().filter(|s| s.queue.multi)
     }
 
-    fn disarm(mut self) {
-        self.armed = false;
+    fn disarm(mut self) -> Disarmed {
+        Disarmed {
+            floor: self.floor.take(),
+        }
     }
 }
 
 impl Drop for Announced<'_> {
     fn drop(&mut self) {
-        if self.armed {
+        if let Some(floor) = self.floor {
             for sub in Self::multi(self.subs) {
-                sub.queue.withdraw();
+                sub.queue.withdraw(floor);
             }
         }
     }
@@ -506,11 +517,11 @@ impl MemorySubscription {
                 self.done = true;
                 return Poll::Ready(None);
             }
-            let Some((lane, _)) = st.next() else {
+            let Some((lane, seq)) = st.next() else {
                 st.park(cx.waker());
                 return Poll::Pending;
             };
-            if self.queue.multi && self.queue.awaits_publish() {
+            if self.queue.multi && st.awaits_publish(seq) {
                 // A lower position may be on its way: the push that withdraws the
                 // announcement wakes us.
                 st.park(cx.waker());

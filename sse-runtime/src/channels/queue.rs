@@ -14,10 +14,7 @@
 use std::{
     cmp::Reverse,
     collections::{BinaryHeap, VecDeque},
-    sync::{
-        atomic::{AtomicUsize, Ordering::SeqCst},
-        Mutex, MutexGuard,
-    },
+    sync::{Mutex, MutexGuard},
     task::Waker,
 };
 
@@ -30,14 +27,14 @@ pub(crate) struct Queue {
     /// Subscribed to several topics (the memory hub then announces its publishes, see
     /// `announce`).
     pub(crate) multi: bool,
-    /// Publishes of this queue's topics that took (or are about to take) a position and
-    /// have not pushed it here yet. Only changed with `announce` and by `push`.
-    announced: AtomicUsize,
     state: Mutex<State>,
 }
 
 pub(crate) struct State {
     lanes: Vec<Lane>,
+    /// Publishes of this queue's topics that are about to take a position and have not
+    /// pushed it here yet: the least position each can take (see `announce`).
+    announced: Vec<u64>,
     /// With several lanes: each non-empty lane's first position, smallest on top.
     heads: BinaryHeap<Reverse<(u64, usize)>>,
     /// Live frames queued, across lanes: bounded by the hub's `queue` setting.
@@ -101,9 +98,9 @@ impl Queue {
     pub(crate) fn new(lanes: usize) -> Self {
         Self {
             multi: lanes > 1,
-            announced: AtomicUsize::new(0),
             state: Mutex::new(State {
                 lanes: (0..lanes).map(|_| Lane::default()).collect(),
+                announced: Vec::new(),
                 heads: BinaryHeap::new(),
                 live: 0,
                 live_bytes: 0,
@@ -125,27 +122,25 @@ impl Queue {
         lock(&self.state)
     }
 
-    /// Tells the queue that a publish of one of its topics is about to take a position:
-    /// until that publish has pushed it here, no frame after it can be handed out. Called
-    /// under the topic's lock, before the position is taken; `push` with `announced`
-    /// withdraws it.
-    pub(crate) fn announce(&self) {
-        self.announced.fetch_add(1, SeqCst);
+    /// Tells the queue that a publish of one of its topics is about to take a position,
+    /// `floor` or later (the hub's next position, read before it takes one): until that
+    /// publish has pushed it here, no frame at or after `floor` can be handed out. Called
+    /// under the topic's lock; `push` with `Some(floor)` withdraws it.
+    pub(crate) fn announce(&self, floor: u64) {
+        self.lock().announced.push(floor);
     }
 
     /// Withdraws an announcement with nothing to push (the publish failed), waking the
     /// subscriber.
-    pub(crate) fn withdraw(&self) {
-        let st = self.lock();
-        self.announced.fetch_sub(1, SeqCst);
-        drop(st);
+    pub(crate) fn withdraw(&self, floor: u64) {
+        self.lock().withdraw(floor);
         self.wake();
     }
 
     /// Pushes one live frame. Never blocks on the subscriber: a full queue is handled by
     /// `limit.lag` right here. `head` gives the newest position allocated so far (read under the
-    /// queue lock, so nothing newer is already queued). `announced`: the publish announced
-    /// itself (see `announce`). Wakes the subscriber.
+    /// queue lock, so nothing newer is already queued). `announced`: the floor the publish
+    /// announced itself with (see `announce`). Wakes the subscriber.
     pub(crate) fn push(
         &self,
         lane: usize,
@@ -153,13 +148,13 @@ impl Queue {
         frame: &Bytes,
         limit: Limit,
         head: impl FnOnce() -> u64,
-        announced: bool,
+        announced: Option<u64>,
     ) -> Pushed {
         let mut st = self.lock();
-        if announced {
-            // Under the queue lock: a subscriber that sees no announcement left also sees
+        if let Some(floor) = announced {
+            // Under the queue lock: a subscriber that sees the announcement gone also sees
             // this frame.
-            self.announced.fetch_sub(1, SeqCst);
+            st.withdraw(floor);
         }
         if st.closed {
             return Pushed::Ended;
@@ -195,13 +190,6 @@ impl Queue {
         pushed
     }
 
-    /// Whether a publish that announced itself has not pushed here yet. Read it with the
-    /// queue locked: a subscriber that then sees no announcement left also sees every
-    /// frame the announcements stood for.
-    pub(crate) fn awaits_publish(&self) -> bool {
-        self.announced.load(SeqCst) > 0
-    }
-
     /// Wakes the subscriber if it waits.
     pub(crate) fn wake(&self) {
         let waker = self.lock().waker.take();
@@ -212,6 +200,19 @@ impl Queue {
 }
 
 impl State {
+    /// Whether a publish that announced itself may still push a position at or below
+    /// `seq`: then `seq` cannot be handed out yet. A publish that announces after this
+    /// check takes a position after every one queued now.
+    pub(crate) fn awaits_publish(&self, seq: u64) -> bool {
+        self.announced.iter().any(|&floor| floor <= seq)
+    }
+
+    fn withdraw(&mut self, floor: u64) {
+        if let Some(i) = self.announced.iter().position(|&f| f == floor) {
+            self.announced.swap_remove(i);
+        }
+    }
+
     /// Appends a frame to a lane, keeping the heap of first positions.
     fn push_back(&mut self, lane: usize, seq: u64, frame: Bytes) {
         let frames = &mut self.lanes[lane].frames;
@@ -369,5 +370,45 @@ impl State {
             Some(w) if w.will_wake(waker) => {}
             _ => self.waker = Some(waker.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: Limit = Limit {
+        queue: 100,
+        bytes: 1 << 20,
+        lag: Lag::End,
+    };
+
+    #[test]
+    fn an_announced_publish_holds_back_only_positions_it_may_precede() {
+        let q = Queue::new(2);
+        let frame = Bytes::from_static(b"x");
+        // Position 5 is queued; a publish of the other topic announces from 6 on.
+        q.announce(5);
+        q.announce(6);
+        assert_eq!(q.push(0, 5, &frame, LIMIT, || 5, Some(5)), Pushed::Kept);
+        let st = q.lock();
+        assert_eq!(st.next(), Some((0, 5)));
+        assert!(
+            !st.awaits_publish(5),
+            "a later publish does not hold 5 back"
+        );
+        drop(st);
+        // One announced at 5 holds it back (it read the next position before 5 was taken:
+        // conservatively, it may come before).
+        q.announce(5);
+        assert!(q.lock().awaits_publish(5));
+        q.withdraw(5);
+        assert!(!q.lock().awaits_publish(5));
+        // The lanes merge by position through the heap.
+        assert_eq!(q.push(1, 6, &frame, LIMIT, || 6, Some(6)), Pushed::Kept);
+        let mut st = q.lock();
+        assert_eq!(st.pop(0).map(|f| f.0), Some(5));
+        assert_eq!(st.next(), Some((1, 6)));
+        assert!(!st.awaits_publish(6));
     }
 }

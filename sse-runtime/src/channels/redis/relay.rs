@@ -176,7 +176,7 @@ impl Relay {
             let Some((queue, lane)) = &t.subs[slot] else {
                 continue;
             };
-            if queue.push(*lane, seq, frame, shared.config.limit, || seq, false) == Pushed::Ended {
+            if queue.push(*lane, seq, frame, shared.config.limit, || seq, None) == Pushed::Ended {
                 t.vacate(slot);
             }
         }
@@ -223,7 +223,7 @@ impl Relay {
                 let Some((queue, lane)) = &topic.subs[slot] else {
                     continue;
                 };
-                let pushed = queue.push(*lane, seq, &frame, shared.config.limit, || seq, false);
+                let pushed = queue.push(*lane, seq, &frame, shared.config.limit, || seq, None);
                 if pushed == Pushed::Ended {
                     topic.vacate(slot);
                 }
