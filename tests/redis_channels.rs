@@ -537,3 +537,41 @@ async fn idle_topics_expire_from_redis_and_a_resume_across_the_expiry_resets() {
     let live = hub.publish("room-0", "live").await.unwrap();
     assert_eq!(next(&mut sub).await.id(), &live);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_record_lost_alone_gives_a_reset_not_a_gap() {
+    need_redis!("redis_meta_lost");
+    let redis = RedisServer::start();
+    // "Never expire" in practice, and a short history.
+    let hub = Channels::builder()
+        .topic_ttl(Duration::MAX)
+        .history_events(3)
+        .connect_redis(&redis.url())
+        .await
+        .unwrap();
+    let ids: Vec<_> = futures_util::future::join_all((0..10).map(|i| {
+        let hub = hub.clone();
+        async move { hub.publish("t", i.to_string()).await.unwrap() }
+    }))
+    .await;
+    let mut ids = ids;
+    ids.sort_by_key(|id| id.sequence());
+    // The record of what the history lost goes (as `maxmemory` eviction can), the history
+    // stays: a resume from before its first entry is told, one from within it is exact.
+    assert_eq!(redis.command(&["DEL", "actix-sse:meta:t"]), ":1\r\n");
+    let mut sub = hub.subscribe("t", &ids[1].to_string()).await;
+    let reset = next(&mut sub).await;
+    assert_eq!((reset.is_reset(), data(&reset)), (true, "trimmed".into()));
+    drop(sub);
+    let mut sub = hub.subscribe("t", &ids[7].to_string()).await;
+    assert_eq!(next(&mut sub).await.id(), &ids[8]);
+    assert_eq!(next(&mut sub).await.id(), &ids[9]);
+    drop(sub);
+    // Publishing again records the loss anew.
+    let more = hub.publish("t", "more").await.unwrap();
+    let mut sub = hub.subscribe("t", &ids[1].to_string()).await;
+    assert!(next(&mut sub).await.is_reset());
+    let live = hub.publish("t", "live").await.unwrap();
+    assert_eq!(next(&mut sub).await.id(), &live);
+    assert!(live.sequence() > more.sequence());
+}

@@ -121,6 +121,11 @@ impl Budget {
             used.saturating_add((self.limit / 16).max(MIN_SLACK))
         };
         self.evict_above.store(next, Relaxed);
+        // Freed meanwhile below the start (by a topic that did not reset the threshold,
+        // as it was still at the start then): due again from the start.
+        if self.used() <= start {
+            self.evict_above.store(start, Relaxed);
+        }
     }
 }
 

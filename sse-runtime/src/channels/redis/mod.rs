@@ -288,7 +288,9 @@ impl Hub {
 impl Shared {
     /// The topic expiry, in milliseconds, for the scripts.
     fn ttl_ms(&self) -> u64 {
-        self.config.topic_ttl.as_millis().clamp(1, u64::MAX as u128) as u64
+        // At most 100 years: Lua holds numbers as doubles, and `PEXPIRE` wants an integer.
+        const MAX: u128 = 100 * 365 * 24 * 3600 * 1000;
+        self.config.topic_ttl.as_millis().clamp(1, MAX) as u64
     }
 
     /// The command connection, connecting if there is none.

@@ -45,6 +45,14 @@ if redis.call('EXISTS', KEYS[4]) == 0 then
   if #newer > 0 then
     floor = tonumber(newer[1]) - 1
   end
+  -- The record alone went (evicted): the history only ever loses its oldest entries, so
+  -- all before its first one may be gone.
+  local first = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)
+  if #first > 0 then
+    floor = math.max(floor, tonumber(string.match(first[1][1], '%-(%d+)$')) - 1)
+  elseif redis.call('EXISTS', KEYS[3]) == 1 then
+    floor = seq - 1
+  end
   redis.call('HSET', KEYS[4], 'trimmed', floor)
 elseif redis.call('EXISTS', KEYS[3]) == 0 then
   -- A stream that Redis lost (deleted) keeps its loss on record.

@@ -42,7 +42,16 @@ local out = { epoch, head, mode }
 for i = 4, #KEYS, 2 do
   local stream, meta = KEYS[i], KEYS[i + 1]
   local trimmed = floor
-  if redis.call('EXISTS', meta) == 1 then
+  if redis.call('EXISTS', meta) == 0 and redis.call('EXISTS', stream) == 1 then
+    -- The record went (evicted) but the history stayed: it only ever loses its oldest
+    -- entries, so all before its first one may be gone.
+    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+    if #first > 0 then
+      trimmed = math.max(floor, tonumber(string.match(first[1][1], '%-(%d+)$')) - 1)
+    else
+      trimmed = head
+    end
+  elseif redis.call('EXISTS', meta) == 1 then
     trimmed = tonumber(redis.call('HGET', meta, 'trimmed') or '0')
     if redis.call('EXISTS', stream) == 0 then
       -- Lost (deleted or expired) since its last publish: so is everything up to it.
