@@ -44,26 +44,19 @@ mod handlers {
         }
     }
 
+    /// Every handler registered, from where `pub(super)` reaches.
     #[allow(deprecated)]
-    pub(crate) fn app() -> actix_web::App<
-        impl actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Response = actix_web::dev::ServiceResponse,
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-    > {
+    pub(crate) fn register() {
         use actix_web::web;
-        actix_web::App::new()
+        let _app = actix_web::App::new()
             .route("/plain", web::get().to(inner::plain))
             .route("/crate", web::get().to(inner::Crate))
             .route("/sup", web::get().to(inner::sup))
             .service(inner::routed)
-            .service(inner::Old)
+            .service(inner::Old);
     }
 }
 
 fn main() {
-    let _app = handlers::app();
+    handlers::register();
 }
