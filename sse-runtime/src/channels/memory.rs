@@ -298,7 +298,7 @@ impl Hub {
             topic.last.store(seq, Relaxed);
             let frame = encode_frame(|buf| write(id, buf));
             // From here on every queue gets a push, which withdraws the announcement.
-            let announced = announced.disarm();
+            let floor = announced.disarm();
 
             for slot in 0..st.subs.len() {
                 let Some(sub) = &st.subs[slot] else { continue };
@@ -308,7 +308,7 @@ impl Hub {
                     &frame,
                     config.limit,
                     || self.head(),
-                    announced.floor.filter(|_| sub.queue.multi),
+                    floor.filter(|_| sub.queue.multi),
                 );
                 if pushed == Pushed::Ended {
                     st.vacate(slot);
@@ -420,12 +420,6 @@ struct Announced<'a> {
     floor: Option<u64>,
 }
 
-/// What a publish announced, once nothing can unwind before its pushes.
-#[derive(Clone, Copy)]
-struct Disarmed {
-    floor: Option<u64>,
-}
-
 impl<'a> Announced<'a> {
     fn new(subs: &'a [Option<Sub>], any: bool, next_seq: &AtomicU64) -> Self {
         let floor = any.then(|| next_seq.load(SeqCst));
@@ -441,10 +435,9 @@ impl<'a> Announced<'a> {
         subs.iter().flatten().filter(|s| s.queue.multi)
     }
 
-    fn disarm(mut self) -> Disarmed {
-        Disarmed {
-            floor: self.floor.take(),
-        }
+    /// Once nothing can unwind before the pushes: the floor to withdraw with each.
+    fn disarm(mut self) -> Option<u64> {
+        self.floor.take()
     }
 }
 

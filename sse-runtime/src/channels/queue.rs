@@ -215,8 +215,7 @@ impl State {
 
     /// Appends a frame to a lane, keeping the heap of first positions.
     fn push_back(&mut self, lane: usize, seq: u64, frame: Bytes) {
-        let frames = &mut self.lanes[lane].frames;
-        if frames.is_empty() && self.lanes.len() > 1 {
+        if self.lanes.len() > 1 && self.lanes[lane].frames.is_empty() {
             self.heads.push(Reverse((seq, lane)));
         }
         self.lanes[lane].frames.push_back((seq, frame));

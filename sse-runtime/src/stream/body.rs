@@ -309,16 +309,11 @@ impl<S: Source> Sse<S> {
 
     /// Over HTTP/2, with a payload taken by the handler: checks for a client that left.
     pub(crate) fn attach_probe(&mut self, req: &actix_web::HttpRequest) {
-        if self.core.probe.is_none() {
-            self.core.probe = Probe::take(req);
-        }
+        self.core.attach_probe(req);
     }
 
     pub(super) fn attach_probe_pinned(self: Pin<&mut Self>, req: &actix_web::HttpRequest) {
-        let core = self.project().core;
-        if core.probe.is_none() {
-            core.probe = Probe::take(req);
-        }
+        self.project().core.attach_probe(req);
     }
 
     pub(crate) fn attach_session(&mut self, session: SseSession) {
@@ -445,6 +440,12 @@ impl<S: Source> Sse<S> {
 }
 
 impl Core {
+    fn attach_probe(&mut self, req: &actix_web::HttpRequest) {
+        if self.probe.is_none() {
+            self.probe = Probe::take(req);
+        }
+    }
+
     /// Once, at the first poll: the `retry` line, which is not an event.
     fn begin(&mut self) {
         if self.started {
