@@ -190,6 +190,27 @@ pub mod prelude {
 /// # let _ = actix_web::App::new().service(prices);
 /// ```
 ///
+/// An [`Event`] (or a [`ChannelEvent`]) is not serialized: it goes out as it is, so a JSON
+/// stream can end the way LLM APIs end theirs:
+///
+/// ```
+/// use actix_sse::prelude::*;
+///
+/// #[derive(serde::Serialize)]
+/// struct Token<'a> {
+///     text: &'a str,
+/// }
+///
+/// #[sse("/v1/completions", method = "post", serialize = json)]
+/// async fn completions() {
+///     for text in ["Hello", " world"] {
+///         send!(Token { text }); // data: {"text":"Hello"}
+///     }
+///     send!(Event::data("[DONE]")); // data: [DONE]
+/// }
+/// # let _ = actix_web::App::new().service(completions);
+/// ```
+///
 /// A value the stream cannot take is a compile error on the value, saying what to do:
 ///
 /// ```compile_fail
@@ -453,6 +474,140 @@ pub mod __private {
         {
             let (value, serializer) = self.0;
             tx.send_serialized(value, serializer, fields)
+        }
+    }
+
+    // In a handler with a serializer, `send!(value, ..)` sends an `Event` or a
+    // `ChannelEvent` as it is, and any other value through the serializer. Chosen by
+    // autoref on the value's concrete type, as for field values below:
+    //
+    //     match &(value) {
+    //         v => (&SendKind(v)).__sse_send_kind().check(v, &ser, Serializer::serialize)
+    //             .__sse_send_serialized(&tx, fields).await
+    //     }
+    //
+    // `&SendKind<T>` matches `RawKind` (for `T: RawEvent`) without autoref, and only
+    // otherwise `SerializeKind` (every `&SendKind<T>`) with one. Both take
+    // `Serializer::serialize` last: for `SerializeTag` it is the serializer's for the value,
+    // a check that fails on the value with `Serializer`'s message; for `RawTag`,
+    // `Unchecked`'s, which always holds.
+
+    /// A value of `send!` in a handler with a serializer, borrowed while its kind is chosen.
+    pub struct SendKind<'a, T: ?Sized>(pub &'a T);
+
+    /// An event sent as it is under a serializer: an [`Event`] or a [`ChannelEvent`].
+    pub trait RawEvent {
+        /// `send!(event, ..)`.
+        fn __sse_send_raw<'a, F: EventFields + 'a>(
+            &'a self,
+            tx: &'a Sender,
+            fields: F,
+        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a;
+    }
+
+    impl RawEvent for Event {
+        #[inline(always)]
+        fn __sse_send_raw<'a, F: EventFields + 'a>(
+            &'a self,
+            tx: &'a Sender,
+            fields: F,
+        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a {
+            tx.send_with(self, fields)
+        }
+    }
+
+    impl RawEvent for ChannelEvent {
+        #[inline(always)]
+        fn __sse_send_raw<'a, F: EventFields + 'a>(
+            &'a self,
+            tx: &'a Sender,
+            fields: F,
+        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a {
+            tx.send_with(self, fields)
+        }
+    }
+
+    impl<T: RawEvent + ?Sized> RawEvent for &T {
+        #[inline(always)]
+        fn __sse_send_raw<'a, F: EventFields + 'a>(
+            &'a self,
+            tx: &'a Sender,
+            fields: F,
+        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a {
+            (**self).__sse_send_raw(tx, fields)
+        }
+    }
+
+    /// The value is an event: [`RawTag`].
+    pub trait RawKind {
+        /// The tag.
+        #[inline]
+        fn __sse_send_kind(&self) -> RawTag {
+            RawTag
+        }
+    }
+
+    impl<T: RawEvent + ?Sized> RawKind for SendKind<'_, T> {}
+
+    /// Any other value: [`SerializeTag`].
+    pub trait SerializeKind {
+        /// The tag.
+        #[inline]
+        fn __sse_send_kind(&self) -> SerializeTag {
+            SerializeTag
+        }
+    }
+
+    impl<T: ?Sized> SerializeKind for &SendKind<'_, T> {}
+
+    /// An event under a serializer: sent as it is.
+    #[derive(Debug, Clone, Copy)]
+    pub struct RawTag;
+
+    /// A value for the serializer.
+    #[derive(Debug, Clone, Copy)]
+    pub struct SerializeTag;
+
+    /// An event checked by [`RawTag::check`].
+    pub struct Raw<'v, T: ?Sized>(&'v T);
+
+    impl RawTag {
+        /// The event itself.
+        #[inline(always)]
+        pub fn check<'v, T: ?Sized, S: ?Sized, A, R>(
+            self,
+            value: &'v T,
+            _: &'v S,
+            _: fn(&Unchecked, &Event, A) -> R,
+        ) -> Checked<Raw<'v, T>> {
+            Checked(Raw(value))
+        }
+    }
+
+    impl SerializeTag {
+        /// The value and its serializer (see [`check_serializer`]).
+        #[inline(always)]
+        pub fn check<'v, T: ?Sized, S: ?Sized, A, R>(
+            self,
+            value: &'v T,
+            serializer: &'v S,
+            _: fn(&S, &T, A) -> R,
+        ) -> Checked<(&'v T, &'v S)> {
+            Checked((value, serializer))
+        }
+    }
+
+    impl<T: RawEvent + ?Sized> SendSerialized for Checked<Raw<'_, T>> {
+        #[inline(always)]
+        fn __sse_send_serialized<'a, F: EventFields + 'a>(
+            self,
+            tx: &'a Sender,
+            fields: F,
+        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a
+        where
+            Self: 'a,
+        {
+            self.0 .0.__sse_send_raw(tx, fields)
         }
     }
 

@@ -232,6 +232,53 @@ async fn serialize_json_and_custom_fn() {
     stream.assert_end().await;
 }
 
+#[sse("/raw-under-json", serialize = json)]
+async fn raw_under_json(hub: web::Data<Channels>) {
+    send!("text"); // a string is a value like any other: JSON
+    send!(Event::data("[DONE]")); // an event goes out as it is
+    let ev = Event::data("two\nlines").event("e").id("x");
+    send!(&ev, id = 5); // by reference, with fields replacing its own
+    send!(ev, comment = "c");
+    send!(Event::data("never").id("bad\nid")); // refused, as without a serializer
+    let mut sub = hub.subscribe("t", None).await;
+    hub.publish("t", Event::data("published").event("p"))
+        .await
+        .unwrap();
+    let published = sub.next().await.unwrap();
+    send!(&published); // as it was published, id included
+    send!(published, event = "renamed");
+}
+
+#[actix_web::test]
+async fn under_a_serializer_events_go_out_as_they_are() {
+    let hub = Channels::new();
+    let app = init_service(
+        App::new()
+            .app_data(web::Data::new(hub.clone()))
+            .service(raw_under_json),
+    )
+    .await;
+    let req = actix_web::test::TestRequest::get()
+        .uri("/raw-under-json")
+        .to_request();
+    let body = actix_web::test::call_and_read_body(&app, req).await;
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let id = body.split("event: p\nid: ").nth(1).unwrap();
+    let id = &id[..id.find('\n').unwrap()];
+    assert!(!id.is_empty());
+    assert_eq!(
+        body,
+        format!(
+            "data: \"text\"\n\n\
+             data: [DONE]\n\n\
+             event: e\nid: 5\ndata: two\ndata: lines\n\n\
+             : c\nevent: e\nid: x\ndata: two\ndata: lines\n\n\
+             event: p\nid: {id}\ndata: published\n\n\
+             event: renamed\nid: {id}\ndata: published\n\n"
+        )
+    );
+}
+
 // --- close, session, errors ------------------------------------------------------------
 
 #[sse("/close")]

@@ -50,7 +50,8 @@ mod validate;
 /// **Push style** (returns nothing or `Result<(), E>`): inside the body,
 ///
 /// - `send!(value)` sends one event: an `Event` as is, a `String`/`&str` as its data; with
-///   `serialize = ..`, any value the serializer accepts.
+///   `serialize = ..`, any value the serializer accepts, and still an `Event` (or a
+///   `ChannelEvent`) as is: `send!(Event::data("[DONE]"))` ends an LLM-style JSON stream.
 /// - `send!(value, event = .., id = .., retry = .., comment = ..)` sets fields (any of them,
 ///   in any order; `retry` takes a `Duration` or a literal like `"3s"`). `event`, `id` and
 ///   `comment` take any `Display` value; each is written straight into the stream's buffer
@@ -146,6 +147,8 @@ mod validate;
 /// - `serialize = json | path::to::fn`: how `send!` values and stream items become the
 ///   event's data: `json` (serde_json, one line) or any function `fn(&T) -> String` or
 ///   `fn(&T) -> Result<String, E>`; a serializer error is logged and the event skipped.
+///   `send!` of an `Event` or a `ChannelEvent` (or a reference to one) skips the serializer:
+///   it goes out as it is, with the fields given to `send!`.
 /// - `retry = "3s"`: sends `retry: 3000` first, so clients reconnect after that delay (in
 ///   milliseconds, at most `u64::MAX`).
 /// - `method = "post"`: the HTTP method the service answers, `get` (the default), `post`,

@@ -399,22 +399,30 @@ impl<'a> Rewrite<'a> {
                 with_kinds(&krate, kinds, vspan, call)
             }
             // Input:  send!(value, event = "e")   with `serialize = json`
-            // Output: { use ..; check_serializer(&value, &Json, Serializer::serialize)
-            //             .__sse_send_serialized(&__tx, Fields::new().event(..)).await }
+            // Output: { use ..; match &(value) {
+            //             v => (&SendKind(v)).__sse_send_kind()
+            //                 .check(v, &Json, Serializer::serialize)
+            //                 .__sse_send_serialized(&__tx, Fields::new().event(..)).await
+            //         } }
+            // An `Event` (or `ChannelEvent`) goes out as it is, anything else through the
+            // serializer; see `__private::SendKind`.
             Mode::Push {
                 serializer: Some(ser),
             } => {
                 let ser = set_span(ser.clone(), vspan);
+                let v = Ident::new("__sse_value", Span::mixed_site().located_at(vspan));
                 let call = quote_spanned! {vspan=>
                     {
                         #send
-                        #krate::__private::check_serializer(
-                            &(#value),
-                            &#ser,
-                            #krate::__private::Serializer::serialize,
-                        )
-                        .__sse_send_serialized(&#tx, #krate::__private::Fields::new() #fields)
-                        .await
+                        #[allow(unused_imports)]
+                        use #krate::__private::{RawKind as _, SerializeKind as _};
+                        match &(#value) {
+                            #v => (&#krate::__private::SendKind(#v))
+                                .__sse_send_kind()
+                                .check(#v, &#ser, #krate::__private::Serializer::serialize)
+                                .__sse_send_serialized(&#tx, #krate::__private::Fields::new() #fields)
+                                .await
+                        }
                     }
                 };
                 with_kinds(&krate, kinds, vspan, call)

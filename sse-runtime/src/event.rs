@@ -330,6 +330,25 @@ impl IntoEvent for &Event {
         self.encode(out.0)
     }
 
+    /// As the default, without cloning the event first.
+    fn encode_with_fields(
+        self,
+        fields: &impl EventFields,
+        out: &mut Out<'_>,
+    ) -> Result<(), InvalidEvent> {
+        if !fields.__sets_any() {
+            return self.encode(out.0);
+        }
+        let dispatches = fields.__write(out.0, Some(self))?;
+        if let Some(data) = &self.data {
+            encode::data(out.0, data.as_bytes());
+        }
+        if dispatches || self.data.is_some() {
+            out.0.extend_from_slice(b"\n");
+        }
+        Ok(())
+    }
+
     fn into_event(self) -> Event {
         self.clone()
     }

@@ -287,9 +287,14 @@ pub trait Slot {
 
     /// Writes the comment lines, or the `fallback`'s if unset.
     fn write_comment(&self, buf: &mut BytesMut, fallback: Option<&str>);
+
+    /// False for [`Unset`]: the slot replaces nothing.
+    const SET: bool = true;
 }
 
 impl Slot for Unset {
+    const SET: bool = false;
+
     #[inline]
     fn write_field(
         &self,
@@ -375,6 +380,13 @@ pub trait EventFields: sealed::Sealed {
     /// On error nothing is written.
     #[doc(hidden)]
     fn __write(&self, buf: &mut BytesMut, base: Option<&Event>) -> Result<bool, InvalidEvent>;
+
+    /// False when no field is set: the value goes out as it is.
+    #[doc(hidden)]
+    #[inline]
+    fn __sets_any(&self) -> bool {
+        true
+    }
 }
 
 impl<E, I, C> sealed::Sealed for Fields<E, I, C> {}
@@ -389,6 +401,11 @@ impl<E: Slot, I: Slot, C: Slot> EventFields for Fields<E, I, C> {
             (&self.id, of(|b| &b.id)),
             self.retry.or(base.and_then(|b| b.retry)),
         )
+    }
+
+    #[inline]
+    fn __sets_any(&self) -> bool {
+        E::SET || I::SET || C::SET || self.retry.is_some()
     }
 }
 

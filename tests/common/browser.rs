@@ -37,6 +37,21 @@ pub fn available(test: &str) -> bool {
     false
 }
 
+/// `true` if Node.js is here to run a script without packages (`fetch` readers);
+/// otherwise says why the test is skipped. Under CI (`CI` set) it fails instead.
+pub fn node_available(test: &str) -> bool {
+    if Command::new("node").arg("--version").output().is_ok() {
+        return true;
+    }
+    let why = "node not found (apt-get install -y nodejs)";
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "test cannot run in CI: {why}"
+    );
+    eprintln!("SKIPPED {test}: {why}");
+    false
+}
+
 /// Runs `node tests/browser/<script> <args..>` (bounded by `secs`) and parses the JSON
 /// object it prints on its last line. Fails with the script's output if it fails.
 pub async fn run(secs: u64, script: &str, args: Vec<String>) -> serde_json::Value {

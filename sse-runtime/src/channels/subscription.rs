@@ -285,3 +285,30 @@ impl crate::IntoEvent for ChannelEvent {
         Ok(())
     }
 }
+
+/// As the event itself: its bytes are copied as they are; with fields, it is rebuilt (from
+/// a clone) first.
+impl crate::IntoEvent for &ChannelEvent {
+    fn into_event(self) -> crate::Event {
+        self.clone().into_event()
+    }
+
+    fn encode_into(
+        self,
+        out: &mut crate::event::sealed::Out<'_>,
+    ) -> Result<(), crate::InvalidEvent> {
+        out.0.extend_from_slice(&self.frame);
+        Ok(())
+    }
+
+    fn encode_with_fields(
+        self,
+        fields: &impl crate::EventFields,
+        out: &mut crate::event::sealed::Out<'_>,
+    ) -> Result<(), crate::InvalidEvent> {
+        if !fields.__sets_any() {
+            return self.encode_into(out);
+        }
+        self.clone().encode_with_fields(fields, out)
+    }
+}
