@@ -20,6 +20,7 @@ pub(crate) const HEARTBEAT: &str = "heartbeat";
 pub(crate) const HEARTBEAT_EVENT: &str = "heartbeat_event";
 pub(crate) const SERIALIZE: &str = "serialize";
 pub(crate) const RETRY: &str = "retry";
+pub(crate) const HEAD_WAIT: &str = "head_wait";
 pub(crate) const METHOD: &str = "method";
 pub(crate) const NAME: &str = "name";
 pub(crate) const GUARD: &str = "guard";
@@ -30,6 +31,7 @@ pub(crate) const KEYS: &[&str] = &[
     HEARTBEAT_EVENT,
     SERIALIZE,
     RETRY,
+    HEAD_WAIT,
     METHOD,
     NAME,
     GUARD,
@@ -143,6 +145,7 @@ pub(crate) struct Args {
     pub(crate) heartbeat_event: Option<(Ident, Expr)>,
     pub(crate) serialize: Option<Serialize>,
     pub(crate) retry: Option<DurationLit>,
+    pub(crate) head_wait: Option<(Ident, DurationLit)>,
     pub(crate) method: Option<(Ident, Method)>,
     pub(crate) name: Option<(Ident, LitStr)>,
     pub(crate) guards: Vec<(Ident, Path)>,
@@ -261,6 +264,12 @@ fn parse_value(
                 return Ok(());
             };
             args.retry = duration(&lit, RETRY, errors);
+        }
+        HEAD_WAIT => {
+            let Some(lit) = string_value(input, key, "\"5s\"", errors)? else {
+                return Ok(());
+            };
+            args.head_wait = duration(&lit, HEAD_WAIT, errors).map(|d| (key.clone(), d));
         }
         HEARTBEAT_EVENT => {
             let expr: Expr = input.parse()?;
@@ -485,6 +494,8 @@ pub(crate) const HEARTBEAT_MIN: Duration = Duration::from_millis(10);
 /// The longest heartbeat period: longer is no heartbeat at all, and the deadline
 /// `Instant + period` must not overflow. The runtime checks the same range.
 pub(crate) const HEARTBEAT_MAX: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest `head_wait` (the runtime's `MAX_HEAD_WAIT`).
+pub(crate) const HEAD_WAIT_MAX: Duration = Duration::from_secs(60);
 
 /// Why a duration literal was refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -558,6 +569,16 @@ fn duration(lit: &LitStr, key: &str, errors: &mut Errors) -> Option<DurationLit>
             ))
         }
         (HEARTBEAT, Ok(d)) if (HEARTBEAT_MIN..=HEARTBEAT_MAX).contains(&d) => Ok(d),
+        (HEAD_WAIT, Ok(d)) if d <= HEAD_WAIT_MAX => Ok(d),
+        (HEAD_WAIT, _) => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`head_wait` must be at most `60s`, not `{}`: clients and proxies give up \
+                 on a response that has not started; answer sooner, or send a first event \
+                 and check afterwards",
+                lit.value()
+            ),
+        )),
         (HEARTBEAT, _) => Err(syn::Error::new(
             lit.span(),
             format!(

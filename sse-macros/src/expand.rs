@@ -251,7 +251,7 @@ fn handler_fn(
     };
     // Each scope that binds generated names declares the functions shadowing them, in a
     // block of its own: an item declared where a parameter is in scope would hide it.
-    let (prelude, configure, bound) = config(args, krate, ret_span);
+    let (prelude, configure, bound) = config(args, style, name, krate, ret_span);
     let shadows = shadow(&bound.iter().collect::<Vec<_>>());
     let mut configure = proc_macro2::Group::new(
         proc_macro2::Delimiter::Brace,
@@ -395,7 +395,13 @@ pub(crate) fn serializer_tokens(ser: &Serialize, krate: &TokenStream, span: Span
 /// The closure configuring the `Sse` (`heartbeat`, `no_heartbeat`, `heartbeat_event_or_log`,
 /// `retry`), and the statements it needs first. Calls are written `Sse::heartbeat(sse, ..)`
 /// so that every expression starts and ends on a token located at `span`.
-fn config(args: &Args, krate: &TokenStream, span: Span) -> (TokenStream, TokenStream, Vec<Ident>) {
+fn config(
+    args: &Args,
+    style: &Style,
+    name: &Ident,
+    krate: &TokenStream,
+    span: Span,
+) -> (TokenStream, TokenStream, Vec<Ident>) {
     let sse = Ident::new("__sse", Span::mixed_site().located_at(span));
     let mut bound = vec![Ident::new("__sse", Span::mixed_site())];
     let method = |name: &str| {
@@ -438,6 +444,23 @@ fn config(args: &Args, krate: &TokenStream, span: Span) -> (TokenStream, TokenSt
     if let Some(d) = &args.retry {
         let (m, d) = (method("retry"), args::duration_tokens(d));
         acc = quote_spanned!(span=> #m(#acc, #d));
+    }
+    if let (Some((_, d)), Style::Push) = (&args.head_wait, style) {
+        let (m, d) = (method("head_wait"), args::duration_tokens(d));
+        acc = quote_spanned!(span=> #m(#acc, #d));
+    }
+    if let Style::Push = style {
+        // What a late answer's warning calls the handler: `GET /events`, or its name.
+        let label = match &args.path {
+            Some(path) => {
+                let method = args.method.as_ref().map_or(Method::Get, |(_, m)| *m);
+                format!("{} {}", method.name().to_ascii_uppercase(), path.value())
+            }
+            None => name.to_string(),
+        };
+        let label = syn::LitStr::new(&label, span);
+        let m = method("__label");
+        acc = quote_spanned!(span=> #m(#acc, #label));
     }
     (prelude, quote_spanned!(span=> move |#sse| #acc), bound)
 }

@@ -85,16 +85,20 @@ mod validate;
 /// - with the **first event** (`200`; everything sent at once goes with it),
 /// - when the handler **returns** (`200` and an empty stream; or the `reject!`ed response,
 ///   or the response of an `Err` as above; a panic before any event is answered `500`),
-/// - **1 s after the request** (`HEAD_WAIT`) if the handler has sent nothing by then
-///   (`200`; with a heartbeat shorter than that, when the first heartbeat is due, with the
-///   heartbeat first),
+/// - **`head_wait` after the request** if the handler has sent nothing by then (`200`). By
+///   default 1 s (`HEAD_WAIT`), or when the first heartbeat is due if that is sooner (with
+///   the heartbeat first); `#[sse(head_wait = "5s")]` or the server's
+///   `ServerSetup::head_wait` set it (heartbeats then wait for the head),
 /// - or when the stream is closed (`close!()`, `SseSession::close`).
 ///
-/// So a check in the handler (a token lookup, a database query) may await up to a second
-/// before it answers, and a handler that waits for something to send still opens the
-/// client's `EventSource` within a second. After the first event the `200` head is on its way:
-/// `reject!` then only ends the stream (like `close!()`, with a warning in the log, target
-/// `actix_sse`), and an `Err` is logged and ends the stream. A stream meant to open at once
+/// In one sentence: **an answer other than the stream (`reject!`, an `Err`) must come before
+/// the first event and within `head_wait`**. So a check in the handler may await up to
+/// `head_wait` before it answers, and a handler that waits for something to send still
+/// opens the client's `EventSource` within it. An answer that comes later is logged at
+/// `warn` (target `actix_sse`, with the route, the status it wanted and this fix) and ends
+/// the stream: the client got `200` and an empty stream, and an `EventSource` reconnects.
+/// After the first event the `200` head is on its way: `reject!` then only ends the stream
+/// (like `close!()`, with a warning), and an `Err` is logged and ends the stream. A stream meant to open at once
 /// can send a comment first: `send!(Event::comment("open"))`. The `retry` line
 /// is not an event: it goes out with the head.
 ///
@@ -151,6 +155,11 @@ mod validate;
 ///   it goes out as it is, with the fields given to `send!`.
 /// - `retry = "3s"`: sends `retry: 3000` first, so clients reconnect after that delay (in
 ///   milliseconds, at most `u64::MAX`).
+/// - `head_wait = "5s"` (push style): how long the response head waits for the first event,
+///   so that checks before it (a token lookup, a database query) may take that long and
+///   still answer `401`, `404`, …; heartbeats wait for the head. By default the server's
+///   (`ServerSetup::head_wait`), else 1 s or the first heartbeat if it is sooner. At most
+///   `60s`.
 /// - `method = "post"`: the HTTP method the service answers, `get` (the default), `post`,
 ///   `put`, `patch` or `delete` (any case). Fetch-based clients and LLM-style APIs stream the
 ///   answer to a `POST` whose body a `web::Json<T>` parameter reads. Browsers'

@@ -4,7 +4,7 @@
 use syn::{spanned::Spanned, FnArg, ItemFn, ReturnType, Type};
 
 use crate::{
-    args::{Args, Heartbeat, GUARD, HEARTBEAT_EVENT, METHOD, NAME, WRAP},
+    args::{Args, Heartbeat, GUARD, HEAD_WAIT, HEARTBEAT_EVENT, METHOD, NAME, WRAP},
     Errors,
 };
 
@@ -108,10 +108,22 @@ pub(crate) fn check(
         return Err(Unusable);
     }
 
-    Ok(match &sig.output {
+    let style = match &sig.output {
         ReturnType::Type(_, ty) if is_stream(ty) => Style::Stream,
         _ => Style::Push,
-    })
+    };
+    if let (Style::Stream, Some((key, _))) = (&style, &args.head_wait) {
+        errors.push(syn::Error::new(
+            key.span(),
+            format!(
+                "`{HEAD_WAIT}` has no effect on a stream-style handler: its response goes out \
+                 when the function returns its stream (return `Err(..)` from \
+                 `-> Result<impl Stream<Item = ..>, E>` to answer otherwise); remove it"
+            ),
+        ));
+        args.head_wait = None;
+    }
+    Ok(style)
 }
 
 /// Combinations of arguments that make no sense; the offending argument is dropped.

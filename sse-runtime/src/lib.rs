@@ -43,7 +43,7 @@ pub use session::{InvalidLastEventId, LastEventId, SseSession};
 pub use stream::{
     FnSource, HandlerResult, ItemEncoder, PeerProbe, Plain, SendError, Sender, Sse, SseError,
     Start, Started, StreamItem, StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT,
-    HEAD_WAIT, MAX_HEARTBEAT, MIN_HEARTBEAT, PROBE_PERIOD,
+    HEAD_WAIT, MAX_HEAD_WAIT, MAX_HEARTBEAT, MIN_HEARTBEAT, PROBE_PERIOD,
 };
 #[doc(hidden)]
 pub use stream::{ItemError, Outcome};

@@ -58,6 +58,21 @@ impl ServerSetup {
         self
     }
 
+    /// How long a push handler's response head waits for its first event on this server,
+    /// unless the handler sets its own (`#[sse(head_wait = "..")]`, [`Sse::head_wait`]):
+    /// the time checks before the first `send!` may take and still answer `401`, `404`, …
+    /// By default [`HEAD_WAIT`] (1 s), or until the first heartbeat if it is sooner. At most
+    /// [`MAX_HEAD_WAIT`] (60 s): a longer one is lowered to it.
+    ///
+    /// [`Sse::head_wait`]: crate::Sse::head_wait
+    /// [`HEAD_WAIT`]: crate::HEAD_WAIT
+    /// [`MAX_HEAD_WAIT`]: crate::MAX_HEAD_WAIT
+    pub fn head_wait(self, wait: Duration) -> Self {
+        self.shutdown
+            .set_head_wait(Some(wait.min(crate::MAX_HEAD_WAIT)));
+        self
+    }
+
     /// The event every stream sends last when the server stops: for instance a named
     /// event the page shows (`Event::data("restarting").event("shutdown")`), or a
     /// `retry` hint so that clients reconnect soon (`Event::new().retry(..)`). None by

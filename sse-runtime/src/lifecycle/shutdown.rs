@@ -11,6 +11,7 @@ use std::{
         Arc, Mutex,
     },
     task::{Context, Poll, Waker},
+    time::Duration,
 };
 
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
@@ -73,6 +74,8 @@ struct Inner {
     waiters: Mutex<HashMap<u64, Waker>>,
     /// The last event's frame, sent by every stream before it ends.
     last_event: Mutex<Option<Bytes>>,
+    /// The server's `head_wait` in nanoseconds plus one (0: not set).
+    head_wait: AtomicU64,
 }
 
 std::thread_local! {
@@ -109,6 +112,21 @@ impl Shutdown {
     pub fn notified(&self) -> Notified {
         Notified {
             watch: Watch::new(self.clone()),
+        }
+    }
+
+    pub(crate) fn set_head_wait(&self, wait: Option<Duration>) {
+        let nanos = wait.map_or(0, |w| {
+            u64::try_from(w.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+        });
+        self.inner.head_wait.store(nanos, Ordering::Relaxed);
+    }
+
+    /// The server's `head_wait`, if set.
+    pub(crate) fn head_wait(&self) -> Option<Duration> {
+        match self.inner.head_wait.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(Duration::from_nanos(n - 1)),
         }
     }
 

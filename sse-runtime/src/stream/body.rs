@@ -287,6 +287,29 @@ impl<S: Source> Sse<S> {
         Ok(())
     }
 
+    /// How long [`start`](Self::start) holds the response head back waiting for the first
+    /// event: the time the handler's checks may take and still answer `401`, `404`, …
+    /// instead of the stream. By default the server's
+    /// ([`ServerSetup::head_wait`](crate::ServerSetup::head_wait)), else
+    /// [`HEAD_WAIT`](crate::HEAD_WAIT) (1 s) or the first heartbeat if it is sooner; with a
+    /// `head_wait`, heartbeats wait for the head. At most
+    /// [`MAX_HEAD_WAIT`](crate::MAX_HEAD_WAIT) (60 s): a longer one is lowered to it.
+    /// What `#[sse(head_wait = "5s")]` sets.
+    pub fn head_wait(self, wait: Duration) -> Self {
+        self.core
+            .shared
+            .head_wait
+            .set(Some(wait.min(super::MAX_HEAD_WAIT)));
+        self
+    }
+
+    /// What the log calls the handler: what `#[sse]` sets (`GET /events`).
+    #[doc(hidden)]
+    pub fn __label(self, label: &'static str) -> Self {
+        self.core.shared.label.set(label);
+        self
+    }
+
     /// Sends `retry: <ms>` first, so clients reconnect after `retry` instead of their
     /// default (3 s in browsers).
     pub fn retry(mut self, retry: Duration) -> Self {
@@ -393,16 +416,25 @@ impl<S: Source> Sse<S> {
         {
             return Poll::Ready(());
         }
-        // No event yet: the head goes out with the first heartbeat if it is due first (as
-        // that heartbeat's chunk), else after `HEAD_WAIT` (alone).
-        if let Some(hb) = &mut core.heartbeat {
-            if let Poll::Ready(frame) = hb.poll(cx, shared) {
-                metrics::add(&COUNTERS.heartbeats, 1);
-                shared.buf.borrow_mut().extend_from_slice(&frame);
-                return Poll::Ready(());
+        // No event yet: the head goes out after the handler's or the server's `head_wait`
+        // if one is set; else with the first heartbeat if it is due first (as that
+        // heartbeat's chunk), or after `HEAD_WAIT` (alone).
+        let wait = shared.head_wait.get().or_else(|| {
+            core.shutdown
+                .as_ref()
+                .and_then(|s| s.shutdown().head_wait())
+        });
+        if wait.is_none() {
+            if let Some(hb) = &mut core.heartbeat {
+                if let Poll::Ready(frame) = hb.poll(cx, shared) {
+                    metrics::add(&COUNTERS.heartbeats, 1);
+                    shared.buf.borrow_mut().extend_from_slice(&frame);
+                    return Poll::Ready(());
+                }
             }
         }
-        let sleep = deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(super::HEAD_WAIT)));
+        let sleep = deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(wait.unwrap_or(super::HEAD_WAIT))));
         if sleep.as_mut().poll(cx).is_ready() {
             return Poll::Ready(());
         }
@@ -539,6 +571,7 @@ impl Core {
         let events = self.shared.events.replace(0);
         if events != 0 {
             metrics::add(&COUNTERS.events_sent, events);
+            self.shared.delivered.set(true);
         }
         metrics::add(&COUNTERS.bytes_sent, chunk.len() as u64);
         // The next chunk likely needs what this one did, up to the limit.

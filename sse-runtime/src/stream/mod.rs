@@ -28,11 +28,17 @@ pub use start::{Start, Started};
 /// Default heartbeat period.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 
-/// The longest a push handler's response head waits for the first event (see
+/// How long a push handler's response head waits for the first event by default (see
 /// [`Sse::start`]): a check before the first `send!` may take this long and still answer
 /// something else than the stream. With a shorter heartbeat, the head goes out with the
-/// first heartbeat instead.
+/// first heartbeat instead. Set per handler with `#[sse(head_wait = "5s")]` or
+/// [`Sse::head_wait`], per server with
+/// [`ServerSetup::head_wait`](crate::ServerSetup::head_wait).
 pub const HEAD_WAIT: Duration = Duration::from_secs(1);
+
+/// The longest `head_wait`: clients and proxies give up on a response that has not started
+/// long before a minute is over.
+pub const MAX_HEAD_WAIT: Duration = Duration::from_secs(60);
 
 /// Default back-pressure limit: bytes encoded but not yet taken by actix-web, per stream.
 ///

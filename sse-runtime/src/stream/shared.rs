@@ -43,6 +43,12 @@ pub struct Shared {
     /// The route, for the stream's start and end in the log (only kept when `debug` is
     /// enabled for target `actix_sse`).
     pub(super) route: RefCell<Option<Box<str>>>,
+    /// The handler's own `head_wait`, if it set one.
+    pub(super) head_wait: Cell<Option<std::time::Duration>>,
+    /// What the log calls the handler (`GET /events`, set by `#[sse]`), or empty.
+    pub(super) label: Cell<&'static str>,
+    /// An event has gone out in a chunk.
+    pub(super) delivered: Cell<bool>,
 }
 
 impl Shared {
@@ -61,6 +67,9 @@ impl Shared {
             events: Cell::new(0),
             failed: Cell::new(false),
             route: RefCell::new(None),
+            head_wait: Cell::new(None),
+            label: Cell::new(""),
+            delivered: Cell::new(false),
         })
     }
 

@@ -3,6 +3,7 @@
 //! instead ([`Sender::reject`]).
 
 use std::{
+    any::Any,
     fmt,
     future::Future,
     pin::Pin,
@@ -15,7 +16,7 @@ use actix_web::{
         header::{self, HeaderValue},
         ConnectionType, StatusCode, Version,
     },
-    HttpMessage, HttpRequest, HttpResponse, Responder,
+    HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, Responder,
 };
 use tokio::time::Sleep;
 
@@ -27,10 +28,25 @@ use crate::{
 
 /// What a handler answered instead of its stream.
 pub(crate) enum Answer {
-    /// A [`Responder`], turned into a response with the request.
-    Response(Box<dyn FnOnce(&HttpRequest) -> HttpResponse>),
+    /// A [`Responder`], turned into a response with the request; its status if it is
+    /// known without the request.
+    Response(
+        Box<dyn FnOnce(&HttpRequest) -> HttpResponse>,
+        Option<StatusCode>,
+    ),
     /// An error with a response (`ResponseError`).
     Error(actix_web::Error),
+}
+
+impl Answer {
+    /// What the handler wanted to answer, for the log: `401 Unauthorized (bad token)`.
+    fn describe(&self) -> String {
+        match self {
+            Answer::Error(e) => format!("`{}` ({e})", e.as_response_error().status_code()),
+            Answer::Response(_, Some(status)) => format!("`{status}`"),
+            Answer::Response(_, None) => "a response (`reject!`)".to_owned(),
+        }
+    }
 }
 
 impl Shared {
@@ -40,20 +56,46 @@ impl Shared {
         self.head_sent.get() || self.buf.borrow().len() > self.prefix.get()
     }
 
-    /// The handler's answer instead of the stream. Too late once an event was sent: then
-    /// it is logged and the stream ends, which it does in either case.
+    /// The handler's answer instead of the stream. Too late once the head has gone out
+    /// or an event was sent: then it is logged and the stream ends, which it does in
+    /// either case.
     pub(super) fn answer(&self, answer: Answer) {
         if self.committed() {
             self.failed.set(true);
-            match answer {
-                Answer::Error(e) => {
-                    log::error!(target: "actix_sse", "SSE handler returned an error: {e}");
-                }
-                Answer::Response(_) => log::warn!(
+            let handler = match self.label.get() {
+                "" => "SSE handler".to_owned(),
+                label => format!("SSE handler `{label}`"),
+            };
+            if !self.delivered.get() && self.events.get() == 0 {
+                // The head went out because the handler took longer than the head waits:
+                // the client got `200` and an empty stream, which an `EventSource` takes
+                // for a dropped connection and reconnects to, forever.
+                let wait = match self.head_wait.get() {
+                    Some(wait) => format!("{wait:?}"),
+                    None => {
+                        "the server's `head_wait`, or 1 s, or until the first heartbeat".to_owned()
+                    }
+                };
+                log::warn!(
                     target: "actix_sse",
-                    "SSE handler rejected the request after its first event: the `200` head \
-                     has gone out, so the stream ends instead"
-                ),
+                    "{handler} answered {} after its response head had gone out with no \
+                     event: the client got `200` and an empty stream instead. The head waits \
+                     for a first event at most {wait}; let it wait longer for this handler's \
+                     checks with `#[sse(head_wait = \"5s\")]` (`Sse::head_wait`), or for the \
+                     whole server with `ServerSetup::head_wait`",
+                    answer.describe()
+                );
+            } else {
+                match answer {
+                    Answer::Error(e) => {
+                        log::error!(target: "actix_sse", "{handler} returned an error: {e}");
+                    }
+                    Answer::Response(..) => log::warn!(
+                        target: "actix_sse",
+                        "{handler} rejected the request after its first event: the `200` \
+                         head has gone out, so the stream ends instead"
+                    ),
+                }
             }
         } else {
             *self.answer.borrow_mut() = Some(answer);
@@ -72,10 +114,26 @@ impl Sender {
     /// out (see [`Sse::start`]; [`is_started`](Self::is_started) tells). Later, the head
     /// (`200`) is already on its way: the stream just ends, and a warning is logged
     /// (target `actix_sse`).
-    pub fn reject(&self, response: impl Responder + 'static) {
-        self.shared.answer(Answer::Response(Box::new(move |req| {
-            response.respond_to(req).map_into_boxed_body()
-        })));
+    pub fn reject<R: Responder + 'static>(&self, response: R) {
+        // A response, or its builder, is one already: its status is known for the log.
+        let mut response: Box<dyn Any> = Box::new(response);
+        if let Some(builder) = response.downcast_mut::<HttpResponseBuilder>() {
+            response = Box::new(builder.finish());
+        }
+        let answer = match response.downcast::<HttpResponse>() {
+            Ok(response) => {
+                let status = response.status();
+                Answer::Response(Box::new(move |_| *response), Some(status))
+            }
+            Err(response) => {
+                let response = *response.downcast::<R>().expect("the type put in");
+                Answer::Response(
+                    Box::new(move |req| response.respond_to(req).map_into_boxed_body()),
+                    None,
+                )
+            }
+        };
+        self.shared.answer(answer);
     }
 
     /// Answers the request with `error`'s response (`actix_web::Error`, or any
@@ -210,7 +268,7 @@ impl<S> fmt::Debug for Started<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match &self.0 {
             Inner::Stream(_) => "stream",
-            Inner::Answer(Answer::Response(_)) => "answer",
+            Inner::Answer(Answer::Response(..)) => "answer",
             Inner::Answer(Answer::Error(_)) => "error",
             Inner::Panicked => "panicked",
         };
@@ -231,7 +289,7 @@ impl<S: Source + 'static> Responder for Started<S> {
                 let shared = sse.shared().clone();
                 stream_response(req, sse, &shared).map_into_left_body()
             }
-            Inner::Answer(Answer::Response(respond)) => respond(req).map_into_right_body(),
+            Inner::Answer(Answer::Response(respond, _)) => respond(req).map_into_right_body(),
             Inner::Answer(Answer::Error(e)) => HttpResponse::from_error(e).map_into_right_body(),
             Inner::Panicked => HttpResponse::InternalServerError()
                 .finish()
