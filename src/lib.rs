@@ -89,6 +89,21 @@ impl<R: actix_web::Responder + 'static> Rejection for R {
     }
 }
 
+/// What the `Err` of a stream-style handler (`-> Result<impl Stream<Item = ..>, E>`) may
+/// be: an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a
+/// `ResponseError`), answered with its response, or any `Responder`
+/// (`HttpResponse::NoContent().finish()`), answered as it is. Implemented for every
+/// `Responder`; there is nothing to implement.
+#[diagnostic::on_unimplemented(
+    message = "a stream-style handler cannot answer with a `{Self}`",
+    label = "the `Err` of this `Result` is the answer instead of the stream",
+    note = "return `Err(e)` with an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`) or any `Responder` (`HttpResponse::NoContent().finish()`)"
+)]
+pub trait StreamAnswer: actix_web::Responder {}
+
+#[diagnostic::do_not_recommend]
+impl<R: actix_web::Responder> StreamAnswer for R {}
+
 /// Everything a handler needs: `use actix_sse::prelude::*;`.
 pub mod prelude {
     pub use crate::{
@@ -1055,6 +1070,53 @@ pub mod __private {
         {
             let (stream, serializer) = self.0;
             configure(Sse::from_serialized_stream(stream, serializer))
+        }
+    }
+
+    // The `Err` of a stream-style handler returning `Result<impl Stream<..>, E>`, chosen
+    // by autoref on its concrete type (`(&e).__sse_answer_kind().answer(e)`): an error that
+    // converts into `actix_web::Error` answers with its response, anything else must be a
+    // `Responder` and is the answer as it is.
+
+    /// `E: Into<actix_web::Error>`: [`ErrorAnswer`].
+    pub trait AnswersError {
+        /// The kind.
+        fn __sse_answer_kind(&self) -> ErrorAnswer {
+            ErrorAnswer
+        }
+    }
+
+    impl<E: Into<actix_web::Error>> AnswersError for E {}
+
+    /// Anything else: [`ResponseAnswer`].
+    pub trait AnswersOther {
+        /// The kind.
+        fn __sse_answer_kind(&self) -> ResponseAnswer {
+            ResponseAnswer
+        }
+    }
+
+    impl<T> AnswersOther for &T {}
+
+    /// An error: its response.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ErrorAnswer;
+
+    impl ErrorAnswer {
+        /// The response.
+        pub fn answer<E: Into<actix_web::Error>>(self, error: E) -> actix_web::HttpResponse {
+            actix_web::HttpResponse::from_error(error.into())
+        }
+    }
+
+    /// A response.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ResponseAnswer;
+
+    impl ResponseAnswer {
+        /// The response itself.
+        pub fn answer<R: crate::StreamAnswer>(self, response: R) -> R {
+            response
         }
     }
 

@@ -279,6 +279,53 @@ async fn under_a_serializer_events_go_out_as_they_are() {
     );
 }
 
+#[sse("/fallible/{room}")]
+async fn fallible(room: web::Path<String>) -> actix_web::Result<impl Stream<Item = Event>> {
+    if room.as_str() == "secret" {
+        return Err(actix_web::error::ErrorUnauthorized("members only"));
+    }
+    let room = room.into_inner();
+    Ok(futures_util::stream::iter([Event::data(room).id("1")]))
+}
+
+#[sse("/fallible-json/{n}", serialize = json)]
+async fn fallible_json(
+    n: web::Path<u32>,
+) -> Result<impl Stream<Item = Customer>, actix_web::HttpResponse> {
+    let n = n.into_inner();
+    if n == 0 {
+        // Any `Responder`: here the way to tell an `EventSource` to stop.
+        return Err(actix_web::HttpResponse::NoContent().finish());
+    }
+    Ok(futures_util::stream::iter((1..=n).map(|id| Customer {
+        id,
+        first_name: "x".into(),
+    })))
+}
+
+#[actix_web::test]
+async fn stream_style_handlers_may_answer_before_streaming() {
+    let app = init_service(App::new().service(fallible).service(fallible_json)).await;
+    let mut stream = sse_test::get(&app, "/fallible/lobby").await;
+    assert_eq!(stream.status(), 200);
+    stream
+        .assert_event(ReceivedEvent::data("lobby").id("1"))
+        .await;
+    stream.assert_end().await;
+
+    let mut stream = sse_test::get(&app, "/fallible/secret").await;
+    assert_eq!(stream.status(), 401);
+    assert!(!stream.is_event_stream());
+    assert_eq!(stream.text().await, "members only");
+
+    let mut stream = sse_test::get(&app, "/fallible-json/2").await;
+    stream.assert_event(r#"{"id":1,"first_name":"x"}"#).await;
+    stream.assert_event(r#"{"id":2,"first_name":"x"}"#).await;
+    stream.assert_end().await;
+    let stream = sse_test::get(&app, "/fallible-json/0").await;
+    assert_eq!(stream.status(), 204);
+}
+
 // --- close, session, errors ------------------------------------------------------------
 
 #[sse("/close")]

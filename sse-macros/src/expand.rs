@@ -22,7 +22,7 @@ pub(crate) fn expand(mut args: Args, mut item: ItemFn, errors: &mut Errors) -> T
     let tx = Ident::new("__tx", Span::mixed_site());
 
     let mode = match (&style, &args.serialize) {
-        (Style::Stream, _) => Mode::Stream,
+        (Style::Stream { .. }, _) => Mode::Stream,
         (Style::Push, None) => Mode::Push { serializer: None },
         (Style::Push, Some(ser)) => {
             let span = match ser {
@@ -333,7 +333,7 @@ fn handler_fn(
             };
             quote_spanned!(ret_span=> #respond(#sessions, #inner(#(#forward),*), #finish, #configure).await)
         }
-        Style::Stream => {
+        Style::Stream { fallible } => {
             // Input:  async fn events() -> impl Stream<Item = u32> { .. }
             // Output: { use ..; check_items(events().await, StreamItem::encode_item)
             //             .__sse_respond(..) }
@@ -361,11 +361,48 @@ fn handler_fn(
                 .as_ref()
                 .map(|ser| serializer_tokens(ser, krate, ret_span))
                 .map(|ser| quote_spanned!(ret_span=> #ser,));
-            quote_spanned! {ret_span=>
-                {
-                    #[allow(unused_imports)]
-                    use #kinds;
-                    #check(#call, #ser #method).__sse_respond(#configure)
+            if !fallible {
+                quote_spanned! {ret_span=>
+                    {
+                        #[allow(unused_imports)]
+                        use #kinds;
+                        #check(#call, #ser #method).__sse_respond(#configure)
+                    }
+                }
+            } else {
+                // Input:  async fn events() -> actix_web::Result<impl Stream<Item = Event>> { .. }
+                // Output: { use ..; match events().await {
+                //             Ok(s) => Either::Left(check_items(s, ..).__sse_respond(..)),
+                //             Err(e) => Either::Right((&e).__sse_answer_kind().answer(e)),
+                //         } }
+                // An `Err` is the response instead of the stream: an error's (any
+                // `Into<actix_web::Error>`), or any `Responder` as it is; see
+                // `__private::AnswersError`.
+                let stream = Ident::new("__sse_stream", Span::mixed_site().located_at(ret_span));
+                let err = Ident::new("__sse_err", Span::mixed_site().located_at(ret_span));
+                let shadows = shadow(&[
+                    &Ident::new("__sse_stream", Span::mixed_site()),
+                    &Ident::new("__sse_err", Span::mixed_site()),
+                ]);
+                let answer_kinds =
+                    here(quote!(#krate::__private::{AnswersError as _, AnswersOther as _}));
+                let either = here(quote!(#aw::Either));
+                quote_spanned! {ret_span=>
+                    {
+                        #shadows
+                        #[allow(unused_imports)]
+                        use #kinds;
+                        #[allow(unused_imports)]
+                        use #answer_kinds;
+                        match #call {
+                            ::core::result::Result::Ok(#stream) => #either::Left(
+                                #check(#stream, #ser #method).__sse_respond(#configure)
+                            ),
+                            ::core::result::Result::Err(#err) => #either::Right(
+                                (&#err).__sse_answer_kind().answer(#err)
+                            ),
+                        }
+                    }
                 }
             }
         }

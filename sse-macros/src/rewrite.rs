@@ -176,7 +176,10 @@ impl<'a> Rewrite<'a> {
                     }
                     (Kind::Send, Scope::Async) => {
                         "move the `send!` into the function body and `.await` there; to wait \
-                         on several futures, use `tokio::select!`, whose arms may use `send!`"
+                         on several futures, use `tokio::select!`, whose arms may use `send!`; \
+                         to send from a spawned task, give it a channel's sender \
+                         (`tokio::sync::mpsc`) and `send!` what the receiver gets in a loop \
+                         here, or return the receiver as the stream of a stream-style handler"
                     }
                     (Kind::Send, _) => {
                         "move the `send!` into the function body, and have the nested \

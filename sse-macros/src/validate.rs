@@ -12,8 +12,9 @@ use crate::{
 pub(crate) enum Style {
     /// Returns `()` or `Result<(), E>` and sends with `send!`.
     Push,
-    /// Returns a `Stream` of events.
-    Stream,
+    /// Returns a `Stream` of events, or (`fallible`) a `Result` of one whose `Err` is the
+    /// answer instead of the stream.
+    Stream { fallible: bool },
 }
 
 /// The signature could not be turned into a handler: expansion emits a stub instead.
@@ -109,10 +110,11 @@ pub(crate) fn check(
     }
 
     let style = match &sig.output {
-        ReturnType::Type(_, ty) if is_stream(ty) => Style::Stream,
+        ReturnType::Type(_, ty) if is_stream(ty) => Style::Stream { fallible: false },
+        ReturnType::Type(_, ty) if is_result_of_stream(ty) => Style::Stream { fallible: true },
         _ => Style::Push,
     };
-    if let (Style::Stream, Some((key, _))) = (&style, &args.head_wait) {
+    if let (Style::Stream { .. }, Some((key, _))) = (&style, &args.head_wait) {
         errors.push(syn::Error::new(
             key.span(),
             format!(
@@ -179,6 +181,31 @@ fn check_args(args: &mut Args, errors: &mut Errors) {
             ),
         ));
         args.heartbeat_event = None;
+    }
+}
+
+/// `Result<S, E>` (or an alias named `Result`, like `actix_web::Result<S>`) where `S` is a
+/// stream (see [`is_stream`]).
+fn is_result_of_stream(ty: &Type) -> bool {
+    match ty {
+        Type::Paren(p) => is_result_of_stream(&p.elem),
+        Type::Group(g) => is_result_of_stream(&g.elem),
+        Type::Path(p) if p.qself.is_none() => {
+            let Some(last) = p.path.segments.last() else {
+                return false;
+            };
+            if last.ident != "Result" {
+                return false;
+            }
+            match &last.arguments {
+                syn::PathArguments::AngleBracketed(a) => match a.args.first() {
+                    Some(syn::GenericArgument::Type(t)) => is_stream(t),
+                    _ => false,
+                },
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

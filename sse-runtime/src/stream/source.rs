@@ -38,7 +38,7 @@ pub(crate) use sealed::Source;
     message = "an SSE handler cannot return `{Self}`",
     label = "return `()` or `Result<(), E>` here",
     note = "a push-style handler sends with `send!` and returns `()` or `Result<(), E>` with `E: Display`",
-    note = "to return a stream of events instead, declare `-> impl Stream<Item = Event>`"
+    note = "a stream-style handler names its stream in the return type: `-> impl Stream<Item = Event>`, or `-> Result<impl Stream<Item = Event>, E>` to answer before streaming"
 )]
 pub trait HandlerResult {
     /// How the handler ended.
