@@ -1120,6 +1120,26 @@ pub mod __private {
         }
     }
 
+    /// The response of a path-ful handler used as an actix-web `Handler`
+    /// (`.route("/events", web::get().to(events))`), boxed: its type cannot be named.
+    pub struct AnyResponder(Box<dyn FnOnce(&actix_web::HttpRequest) -> actix_web::HttpResponse>);
+
+    impl AnyResponder {
+        /// Boxes `responder`.
+        pub fn new<R: actix_web::Responder + 'static>(responder: R) -> Self {
+            AnyResponder(Box::new(move |req| {
+                responder.respond_to(req).map_into_boxed_body()
+            }))
+        }
+    }
+
+    impl actix_web::Responder for AnyResponder {
+        type Body = actix_web::body::BoxBody;
+        fn respond_to(self, req: &actix_web::HttpRequest) -> actix_web::HttpResponse {
+            (self.0)(req)
+        }
+    }
+
     /// A stream whose items failed their check (reported there): an empty stream, typed
     /// for the configuration closure of either kind.
     pub trait RespondOther {

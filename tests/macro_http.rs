@@ -326,6 +326,29 @@ async fn stream_style_handlers_may_answer_before_streaming() {
     assert_eq!(stream.status(), 204);
 }
 
+#[actix_web::test]
+async fn a_service_can_also_be_routed_by_hand() {
+    // `#[sse("/fallible/{room}")]` makes a service; `.route(..)` takes it as a handler too,
+    // on a path and method of the app's choosing (the attribute's own are not used).
+    let app = init_service(
+        App::new()
+            .route("/elsewhere/{room}", web::post().to(fallible))
+            .service(web::resource("/also/{room}").to(fallible)),
+    )
+    .await;
+    let req = actix_web::test::TestRequest::post().uri("/elsewhere/lobby");
+    let mut stream = sse_test::open(&app, req).await;
+    assert_eq!(stream.status(), 200);
+    stream
+        .assert_event(ReceivedEvent::data("lobby").id("1"))
+        .await;
+    stream.assert_end().await;
+    let stream = sse_test::get(&app, "/also/secret").await;
+    assert_eq!(stream.status(), 401);
+    let stream = sse_test::get(&app, "/elsewhere/lobby").await;
+    assert_eq!(stream.status(), 404);
+}
+
 // --- close, session, errors ------------------------------------------------------------
 
 #[sse("/close")]

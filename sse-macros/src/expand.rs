@@ -49,7 +49,7 @@ pub(crate) fn expand(mut args: Args, mut item: ItemFn, errors: &mut Errors) -> T
     let attrs = Attrs::new(&item.attrs);
     let items = match &args.path {
         Some(path) => {
-            // Inside the service's `register`: private.
+            // In the service's `const _` block: private.
             let handler = handler_fn(&args, &item, &style, &krate, &attrs, None);
             service(&args, &item, path, handler, &krate, &attrs)
         }
@@ -507,10 +507,12 @@ fn config(
 //     pub async fn events() { .. }
 // Output:
 //     #[allow(non_camel_case_types)]
+//     #[derive(Clone, Copy)]
 //     pub struct events;
+//     const _: () = {
+//     async fn events(__sse_probe: PeerProbe) -> impl Responder { .. }
 //     impl HttpServiceFactory for events {
 //         fn register(self, __config: &mut AppService) {
-//             async fn events() -> impl Responder { .. }
 //             let __resource = Resource::new("/events")
 //                 .name("ev")
 //                 .guard(guard::Get())              // or `method = "post"`: guard::Post()
@@ -520,6 +522,14 @@ fn config(
 //             HttpServiceFactory::register(__resource, __config);
 //         }
 //     }
+//     impl Handler<(PeerProbe,)> for events {
+//         type Output = AnyResponder;
+//         type Future = Pin<Box<dyn Future<Output = AnyResponder>>>;
+//         fn call(&self, (__sse_a0,): (PeerProbe,)) -> Self::Future {
+//             Box::pin(async move { AnyResponder::new(events(__sse_a0).await) })
+//         }
+//     }
+//     };
 fn service(
     args: &Args,
     item: &ItemFn,
@@ -573,12 +583,30 @@ fn service(
         .wraps
         .iter()
         .map(|(_, expr)| quote_spanned!(expr.span()=> .wrap(#expr)));
-    // The impl is in a `const _` block, where the functions shadowing `register`'s
-    // bindings are declared.
+    // `.route("/events", web::get().to(events))` works too: the struct is an actix-web
+    // `Handler` of the same extractors (and the probe), its response boxed.
+    let types: Vec<&syn::Type> = item
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(pt) => Some(&*pt.ty),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let probe_ty = quote!(#krate::__private::PeerProbe);
+    let args_ty = quote!((#(#types,)* #probe_ty,));
+    let vars: Vec<Ident> = (0..=types.len())
+        .map(|i| format_ident!("__sse_a{}", i, span = Span::mixed_site()))
+        .collect();
+    let any = quote!(#krate::__private::AnyResponder);
+    // The impls are in a `const _` block, with the handler function (which hides the
+    // struct's value there) and the functions shadowing `register`'s bindings.
     quote! {
         #(#outer_attrs)*
         #(#lints)*
         #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy)]
         #vis struct #name;
 
         #(#cfgs)*
@@ -586,6 +614,8 @@ fn service(
         #[allow(deprecated)]
         const _: () = {
             #shadows
+
+            #handler
 
             #(#lints)*
             impl #aw::dev::HttpServiceFactory for #name {
@@ -596,11 +626,21 @@ fn service(
                         .guard(#aw::guard::#method())
                         #(#guards)*
                         #(#wraps)*
-                        .to({
-                            #handler
-                            #name
-                        });
+                        .to(#name);
                     #aw::dev::HttpServiceFactory::register(#resource, #config);
+                }
+            }
+
+            #(#lints)*
+            impl #aw::Handler<#args_ty> for #name {
+                type Output = #any;
+                type Future = ::core::pin::Pin<
+                    ::std::boxed::Box<dyn ::core::future::Future<Output = #any>>,
+                >;
+                fn call(&self, (#(#vars,)*): #args_ty) -> Self::Future {
+                    ::std::boxed::Box::pin(async move {
+                        #any::new(#name(#(#vars),*).await)
+                    })
                 }
             }
         };

@@ -44,7 +44,12 @@ mod validate;
 ///
 /// **With a path**, the function becomes a unit struct of the same name and visibility that
 /// implements actix-web's `HttpServiceFactory` (like actix-web's `#[get]`): it answers `GET`
-/// on that path (or the `method` given). **Without a path**, it stays an `async fn` returning `impl Responder`, to be
+/// on that path (or the `method` given) with `App::new().service(events)`. It is also an
+/// actix-web `Handler`, so `.route("/elsewhere", web::get().to(events))` works too, on the
+/// route's own path and method (the attribute's `method`, `name`, `guard` and `wrap` apply to
+/// `.service` only; the response is boxed, one allocation more per request). The struct's
+/// name takes the function's place in the module: a variable of the same name would be read
+/// as the struct, so name the handler after what it streams (`job_progress`). **Without a path**, it stays an `async fn` returning `impl Responder`, to be
 /// routed by hand; `name`, `guard` and `wrap` then belong where it is registered.
 ///
 /// **Push style** (returns nothing or `Result<(), E>`): inside the body,
@@ -136,6 +141,27 @@ mod validate;
 /// syntax ("yield syntax is experimental") while it parses the attribute's input, before any
 /// macro could rewrite it (checked on rustc 1.95). Build the stream with
 /// `async_stream::stream! { .. yield value; .. }`, whose body rustc does not parse as code.
+///
+/// To answer before streaming (`401`, `404`, `204`), return `Result<impl Stream<..>, E>`:
+/// `Err` is the response instead of the stream, that of an error converting into
+/// `actix_web::Error` (`-> actix_web::Result<impl Stream<Item = Event>>`) or any `Responder`
+/// as it is (`Err(HttpResponse::NoContent().finish())`).
+///
+/// ```
+/// use actix_sse::prelude::*;
+/// use actix_web::{error::ErrorNotFound, web};
+///
+/// #[sse("/rooms/{room}")]
+/// async fn room(room: web::Path<String>) -> actix_web::Result<impl Stream<Item = Event>> {
+///     if room.as_str() != "lobby" {
+///         return Err(ErrorNotFound("no such room")); // 404, no stream
+///     }
+///     Ok(async_stream::stream! {
+///         yield Event::data("welcome to the lobby");
+///     })
+/// }
+/// # let _ = actix_web::App::new().service(room);
+/// ```
 ///
 /// # Arguments
 ///
