@@ -99,10 +99,18 @@ impl<R: actix_web::Responder + 'static> Rejection for R {
     label = "the `Err` of this `Result` is the answer instead of the stream",
     note = "return `Err(e)` with an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`) or any `Responder` (`HttpResponse::NoContent().finish()`)"
 )]
-pub trait StreamAnswer: actix_web::Responder {}
+pub trait StreamAnswer: Sized {
+    /// The answer itself (what the `#[sse]` expansion checks).
+    #[doc(hidden)]
+    fn __sse_answer(self) -> Self;
+}
 
 #[diagnostic::do_not_recommend]
-impl<R: actix_web::Responder> StreamAnswer for R {}
+impl<R: actix_web::Responder> StreamAnswer for R {
+    fn __sse_answer(self) -> Self {
+        self
+    }
+}
 
 /// Everything a handler needs: `use actix_sse::prelude::*;`.
 pub mod prelude {
@@ -964,7 +972,7 @@ pub mod __private {
         }
     }
 
-    pub use crate::Rejection;
+    pub use crate::{Rejection, StreamAnswer};
 
     std::thread_local! {
         static SENDER: core::cell::Cell<Option<Sender>> = const { core::cell::Cell::new(None) };
@@ -1102,10 +1110,19 @@ pub mod __private {
     #[derive(Debug, Clone, Copy)]
     pub struct ErrorAnswer;
 
+    // Both take `StreamAnswer::__sse_answer` last: for `ResponseAnswer` it is the value's,
+    // a check that fails on it with `StreamAnswer`'s message when it is not a `Responder`;
+    // for `ErrorAnswer`, `HttpResponse`'s, which always holds. The answer is then taken
+    // by a method chosen on the checked value (see `check_event`).
+
     impl ErrorAnswer {
         /// The response.
-        pub fn answer<E: Into<actix_web::Error>>(self, error: E) -> actix_web::HttpResponse {
-            actix_web::HttpResponse::from_error(error.into())
+        pub fn answer<E: Into<actix_web::Error>>(
+            self,
+            error: E,
+            _: fn(actix_web::HttpResponse) -> actix_web::HttpResponse,
+        ) -> Checked<actix_web::HttpResponse> {
+            Checked(actix_web::HttpResponse::from_error(error.into()))
         }
     }
 
@@ -1115,10 +1132,38 @@ pub mod __private {
 
     impl ResponseAnswer {
         /// The response itself.
-        pub fn answer<R: crate::StreamAnswer>(self, response: R) -> R {
-            response
+        pub fn answer<R>(self, response: R, _: fn(R) -> R) -> Checked<R> {
+            Checked(response)
         }
     }
+
+    /// A checked answer: the response.
+    pub trait TakeAnswer {
+        /// The response.
+        type Answer: actix_web::Responder;
+        /// The response.
+        fn __sse_take_answer(self) -> Self::Answer;
+    }
+
+    impl<R: actix_web::Responder> TakeAnswer for Checked<R> {
+        type Answer = R;
+        fn __sse_take_answer(self) -> R {
+            self.0
+        }
+    }
+
+    /// An answer that failed its check (reported there).
+    pub trait TakeOther {
+        /// Never runs.
+        fn __sse_take_answer(self) -> actix_web::HttpResponse
+        where
+            Self: Sized,
+        {
+            actix_web::HttpResponse::InternalServerError().finish()
+        }
+    }
+
+    impl<T> TakeOther for &Checked<T> {}
 
     /// The response of a path-ful handler used as an actix-web `Handler`
     /// (`.route("/events", web::get().to(events))`), boxed: its type cannot be named.

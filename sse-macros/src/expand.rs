@@ -384,8 +384,10 @@ fn handler_fn(
                     &Ident::new("__sse_stream", Span::mixed_site()),
                     &Ident::new("__sse_err", Span::mixed_site()),
                 ]);
-                let answer_kinds =
-                    here(quote!(#krate::__private::{AnswersError as _, AnswersOther as _}));
+                let answer_kinds = here(quote!(#krate::__private::{
+                    AnswersError as _, AnswersOther as _, TakeAnswer as _, TakeOther as _
+                }));
+                let check_answer = here(quote!(#krate::__private::StreamAnswer::__sse_answer));
                 let either = here(quote!(#aw::Either));
                 quote_spanned! {ret_span=>
                     {
@@ -399,7 +401,10 @@ fn handler_fn(
                                 #check(#stream, #ser #method).__sse_respond(#configure)
                             ),
                             ::core::result::Result::Err(#err) => #either::Right(
-                                (&#err).__sse_answer_kind().answer(#err)
+                                (&#err)
+                                    .__sse_answer_kind()
+                                    .answer(#err, #check_answer)
+                                    .__sse_take_answer()
                             ),
                         }
                     }
@@ -559,9 +564,22 @@ fn service(
             !matches!(input, FnArg::Typed(pt) if matches!(&*pt.pat, syn::Pat::Ident(p) if p.subpat.is_none()))
         })
         .map(|(i, _)| format_ident!("__arg{}", i, span = Span::mixed_site()));
+    // The handler's parameters in `Handler::call`.
+    let n_params = item
+        .sig
+        .inputs
+        .iter()
+        .filter(|input| matches!(input, FnArg::Typed(_)))
+        .count();
+    let vars: Vec<Ident> = (0..=n_params)
+        .map(|i| format_ident!("__sse_a{}", i, span = Span::mixed_site()))
+        .collect();
+    // The handler function is declared beside them: it is the item of its own name.
     let bound: Vec<Ident> = [config.clone(), resource.clone()]
         .into_iter()
         .chain(args_bound)
+        .chain(vars.iter().cloned())
+        .filter(|ident| ident != name)
         .collect();
     let shadows = shadow(&bound.iter().collect::<Vec<_>>());
     let resource_name = match &args.name {
@@ -596,9 +614,6 @@ fn service(
         .collect();
     let probe_ty = quote!(#krate::__private::PeerProbe);
     let args_ty = quote!((#(#types,)* #probe_ty,));
-    let vars: Vec<Ident> = (0..=types.len())
-        .map(|i| format_ident!("__sse_a{}", i, span = Span::mixed_site()))
-        .collect();
     let any = quote!(#krate::__private::AnyResponder);
     // The impls are in a `const _` block, with the handler function (which hides the
     // struct's value there) and the functions shadowing `register`'s bindings.
