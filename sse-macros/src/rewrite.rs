@@ -402,8 +402,8 @@ impl<'a> Rewrite<'a> {
                 with_kinds(&krate, kinds, vspan, call)
             }
             // Input:  send!(value, event = "e")   with `serialize = json`
-            // Output: { use ..; match &(value) {
-            //             v => (&SendKind(v)).__sse_send_kind()
+            // Output: { use ..; match (value,) {
+            //             (ref v,) => (&SendKind(v)).__sse_send_kind()
             //                 .check(v, &Json, Serializer::serialize)
             //                 .__sse_send_serialized(&__tx, Fields::new().event(..)).await
             //         } }
@@ -414,14 +414,18 @@ impl<'a> Rewrite<'a> {
             } => {
                 let ser = set_span(ser.clone(), vspan);
                 let v = Ident::new("__sse_value", Span::mixed_site().located_at(vspan));
+                // The kind is chosen by borrowing on purpose (autoref): generated, not the
+                // user's borrow, for lints (clippy's `needless_borrow`).
+                let kind = quote_spanned! {Span::mixed_site().located_at(vspan)=>
+                    (&#krate::__private::SendKind(#v)).__sse_send_kind()
+                };
                 let call = quote_spanned! {vspan=>
                     {
                         #send
                         #[allow(unused_imports)]
                         use #krate::__private::{RawKind as _, SerializeKind as _};
-                        match &(#value) {
-                            #v => (&#krate::__private::SendKind(#v))
-                                .__sse_send_kind()
+                        match (#value,) {
+                            (ref #v,) => #kind
                                 .check(#v, &#ser, #krate::__private::Serializer::serialize)
                                 .__sse_send_serialized(&#tx, #krate::__private::Fields::new() #fields)
                                 .await
