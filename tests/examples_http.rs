@@ -1,11 +1,20 @@
-//! The channel examples (`chat`, `notifications`) as a client uses them: their own routes on
-//! a real server, published to over HTTP, read by the independent parser.
+//! The channel examples (`chat`, `notifications`) and the recipes (`jobs`, `auth`) as a
+//! client uses them: their own routes on a real server, published to over HTTP, read by the
+//! independent parser.
 
 mod common;
+
+#[path = "../examples/auth.rs"]
+#[allow(dead_code)]
+mod auth;
 
 #[path = "../examples/chat.rs"]
 #[allow(dead_code)]
 mod chat;
+
+#[path = "../examples/jobs.rs"]
+#[allow(dead_code)]
+mod jobs;
 
 #[path = "../examples/notifications.rs"]
 #[allow(dead_code)]
@@ -221,4 +230,225 @@ async fn notifications_reach_their_user_and_everyone_and_resume_across_both_topi
         before.sequence() + 1,
         "no id was used in between"
     );
+}
+
+/// Every event until the stream ends.
+async fn to_end(evs: &mut (impl futures_util::Stream<Item = Parsed> + Unpin)) -> Vec<Parsed> {
+    let mut all = Vec::new();
+    while let Some(ev) = within(5, "next event or the end", evs.next()).await {
+        all.push(ev);
+    }
+    all
+}
+
+fn is_event_stream(headers: &awc::http::header::HeaderMap) -> bool {
+    headers
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+}
+
+/// `percent` of a progress event's JSON.
+fn percent(ev: &Parsed) -> u64 {
+    let json: serde_json::Value = serde_json::from_str(&ev.data).expect("JSON progress");
+    json["percent"].as_u64().expect("a percent")
+}
+
+async fn serve_jobs(step: Duration) -> (std::net::SocketAddr, web::Data<jobs::Jobs>) {
+    let data = web::Data::new(jobs::Jobs::new(step));
+    let app_data = data.clone();
+    let (addr, _srv) = serve!(
+        move || App::new()
+            .app_data(app_data.clone())
+            .configure(jobs::configure),
+        |s: actix_web::HttpServer<_, _, _, _>| s.sse_defaults()
+    );
+    (addr, data)
+}
+
+#[actix_web::test]
+async fn a_job_started_over_http_streams_rising_progress_then_done_then_answers_204() {
+    // 10 steps of 100 ms: the stream below opens long before the job ends.
+    let (addr, _) = serve_jobs(Duration::from_millis(100)).await;
+    let (status, id) = post(&format!("http://{addr}/jobs"), "text/plain", "").await;
+    assert_eq!(status, 201);
+    let url = format!("http://{addr}/jobs/{id}/progress");
+
+    let (status, headers, mut evs) = events(&url, &[]).await;
+    assert_eq!(status, 200);
+    assert!(is_event_stream(&headers));
+    let all = to_end(&mut evs).await;
+    let (last, progress) = all.split_last().expect("events");
+    assert!(!progress.is_empty(), "progress before done: {all:?}");
+    for ev in progress {
+        assert_eq!(ev.event, "message");
+        assert!(percent(ev) < 100);
+    }
+    for ev in &all {
+        assert_eq!(ev.id, percent(ev).to_string(), "the id is the percentage");
+    }
+    assert!(
+        all.windows(2).all(|w| percent(&w[0]) < percent(&w[1])),
+        "rising: {all:?}"
+    );
+    assert_eq!(
+        (last.event.as_str(), last.data.as_str(), last.id.as_str()),
+        ("done", r#"{"percent":100}"#, "100")
+    );
+
+    // Finished: `204` stops the client's `EventSource`.
+    let (status, headers, _) = events(&url, &[]).await;
+    assert_eq!(status, 204);
+    assert!(!is_event_stream(&headers));
+}
+
+#[actix_web::test]
+async fn jobs_answer_404_when_unknown_and_204_when_ended_short_of_100() {
+    let (addr, jobs) = serve_jobs(Duration::from_secs(3600)).await;
+
+    let (status, headers, _) = events(&format!("http://{addr}/jobs/999/progress"), &[]).await;
+    assert_eq!(status, 404);
+    assert!(!is_event_stream(&headers));
+
+    // A job whose task died at 40 %: nothing more will come.
+    let (id, progress) = jobs.create();
+    progress.send_replace(jobs::Progress { percent: 40 });
+    drop(progress);
+    let (status, headers, _) = events(&format!("http://{addr}/jobs/{id}/progress"), &[]).await;
+    assert_eq!(status, 204);
+    assert!(!is_event_stream(&headers));
+}
+
+#[actix_web::test]
+async fn a_job_stream_sends_changes_and_resumes_after_its_last_event_id() {
+    let (addr, jobs) = serve_jobs(Duration::from_secs(3600)).await;
+    // A job driven by the test, step by step.
+    let (id, progress) = jobs.create();
+    let set = |percent| {
+        progress.send_replace(jobs::Progress { percent });
+    };
+    let url = format!("http://{addr}/jobs/{id}/progress");
+    // The registry holds one receiver, each open stream one more.
+    let streams = |n: usize| {
+        let progress = &progress;
+        async move {
+            let start = Instant::now();
+            while progress.receiver_count() != n + 1 {
+                assert!(start.elapsed() < Duration::from_secs(5), "{n} streams");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+
+    let (_, _, mut first) = events(&url, &[]).await;
+    let ev = next(&mut first).await;
+    assert_eq!((ev.event.as_str(), ev.id.as_str()), ("message", "0"));
+    set(30);
+    assert_eq!(next(&mut first).await.id, "30");
+    drop(first);
+    streams(0).await;
+
+    // While away it went to 40, then 50: a watch keeps only the latest.
+    set(40);
+    set(50);
+    let (_, _, mut second) = events(&url, &[("last-event-id", b"30")]).await;
+    assert_eq!(next(&mut second).await.data, r#"{"percent":50}"#);
+    drop(second);
+    streams(0).await;
+
+    // Back at 50, where it still is: nothing until it moves, then 60, done, the end.
+    let ((_, _, mut third), ()) = tokio::join!(events(&url, &[("last-event-id", b"50")]), async {
+        streams(1).await;
+        set(60);
+    });
+    assert_eq!(next(&mut third).await.id, "60");
+    set(100);
+    let rest = to_end(&mut third).await;
+    assert_eq!(
+        rest.iter()
+            .map(|ev| (ev.event.as_str(), ev.id.as_str()))
+            .collect::<Vec<_>>(),
+        [("done", "100")]
+    );
+    let (status, _, _) = events(&url, &[]).await;
+    assert_eq!(status, 204, "done, though its sender is still held");
+}
+
+#[actix_web::test]
+async fn auth_notifications_need_a_known_token_and_carry_only_their_own_users() {
+    let hub = Channels::new();
+    let hub_data = web::Data::new(hub.clone());
+    let sessions = web::Data::new(auth::Sessions::demo());
+    let (addr, _srv) = serve!(
+        move || App::new()
+            .app_data(hub_data.clone())
+            .app_data(sessions.clone())
+            .configure(auth::configure),
+        |s: actix_web::HttpServer<_, _, _, _>| s.sse_defaults()
+    );
+    let base = format!("http://{addr}");
+    let url = format!("{base}/notifications");
+    let notify = |user: &str, text: &str| {
+        let to = format!("{base}/notify/{user}");
+        let text = text.to_owned();
+        async move {
+            let (status, id) = post(&to, "text/plain", &text).await;
+            assert_eq!(status, 202);
+            id
+        }
+    };
+
+    let refused: [&[(&str, &[u8])]; 5] = [
+        &[],
+        &[("authorization", b"Bearer nope")],
+        &[("authorization", b"Basic YWRhLXRva2VuOg==")],
+        &[("cookie", b"session=nope")],
+        &[("cookie", b"ada-token=session")],
+    ];
+    for headers in refused {
+        let (status, head, _) = events(&url, headers).await;
+        assert_eq!(status, 401, "{headers:?}");
+        assert_eq!(head.get("www-authenticate").unwrap(), "Bearer");
+        assert!(!is_event_stream(&head));
+    }
+    assert_eq!(hub.subscriber_count("user/ada"), 0);
+
+    // Ada by her bearer token, bob by his cookie (among others).
+    let (status, head, mut ada) = events(&url, &[("authorization", b"Bearer ada-token")]).await;
+    assert_eq!(status, 200);
+    assert!(is_event_stream(&head));
+    wait_for_subscribers(&hub, "user/ada", 1).await;
+    let (status, _, mut bob) = events(&url, &[("cookie", b"theme=dark; session=bob-token")]).await;
+    assert_eq!(status, 200);
+    wait_for_subscribers(&hub, "user/bob", 1).await;
+
+    // Each published before the other's: had it reached the wrong stream, it would be
+    // that stream's next event.
+    notify("bob", "for bob").await;
+    let for_ada = notify("ada", "for ada").await;
+    notify("bob", "bob again").await;
+    let ev = next(&mut ada).await;
+    assert_eq!(
+        (said(&ev), ev.id.as_str()),
+        (("notification", "for ada"), for_ada.as_str())
+    );
+    assert_eq!(said(&next(&mut bob).await), ("notification", "for bob"));
+    notify("ada", "ada again").await;
+    assert_eq!(said(&next(&mut bob).await), ("notification", "bob again"));
+    assert_eq!(said(&next(&mut ada).await), ("notification", "ada again"));
+
+    // Back after "for ada": what she missed of hers, nothing of bob's.
+    drop(ada);
+    wait_for_subscribers(&hub, "user/ada", 0).await;
+    notify("bob", "bob while ada is away").await;
+    notify("ada", "while away").await;
+    let (_, _, mut ada) = events(
+        &url,
+        &[
+            ("cookie", b"session=ada-token"),
+            ("last-event-id", for_ada.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(said(&next(&mut ada).await).1, "ada again");
+    assert_eq!(said(&next(&mut ada).await).1, "while away");
 }
