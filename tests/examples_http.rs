@@ -267,8 +267,9 @@ async fn serve_jobs(step: Duration) -> (std::net::SocketAddr, web::Data<jobs::Jo
 
 #[actix_web::test]
 async fn a_job_started_over_http_streams_rising_progress_then_done_then_answers_204() {
-    // 10 steps of 100 ms: the stream below opens long before the job ends.
-    let (addr, _) = serve_jobs(Duration::from_millis(100)).await;
+    // 10 steps of 300 ms: the stream below opens long before the job ends, even on a busy
+    // machine.
+    let (addr, _) = serve_jobs(Duration::from_millis(300)).await;
     let (status, id) = post(&format!("http://{addr}/jobs"), "text/plain", "").await;
     assert_eq!(status, 201);
     let url = format!("http://{addr}/jobs/{id}/progress");
