@@ -1,6 +1,8 @@
 //! Compile-time behaviour of `#[sse]`: every accepted shape compiles (warning-free where the
 //! case says `#![deny(warnings)]`), every mistake gives the error in its `.stderr` snapshot.
-//! Regenerate with `TRYBUILD=overwrite cargo test --test compiletest` and read the diff.
+//! Regenerate with `TRYBUILD=overwrite cargo test -p sse-macros --test compiletest` and read
+//! the diff. The cases live in this crate so that trybuild builds them against its few
+//! dev-dependencies, not the facade's (TLS, HTTP/2, Redis, …).
 
 #[test]
 fn ui() {
