@@ -1,7 +1,7 @@
 //! Smoke run of the channel benchmarks (issue 10), so they cannot rot: `channels all
 //! --quick` must pass every correctness check (each subscriber gets every event once and
 //! in order, each storm client exactly its missed events, the history keeps what it was
-//! given). Timing targets are not asserted. Part of `cargo test --workspace`.
+//! given). Timing targets are not asserted. Part of `cargo test -p actix-sse-bench` (CI runs it).
 
 use std::process::Command;
 

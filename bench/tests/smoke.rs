@@ -1,6 +1,6 @@
 //! Smoke run of every contestant with tiny sizes, so the benchmark cannot rot: exact event
 //! counts on `/stream`, heartbeats on `/idle`, ordered delivery on `/fanout`, and
-//! `/slow` with slow readers. Part of `cargo test --workspace`; a few seconds each.
+//! `/slow` with slow readers. Part of `cargo test -p actix-sse-bench` (CI runs it); a few seconds each.
 
 use std::time::Duration;
 
