@@ -3,7 +3,7 @@
 //! person would see and saves a screenshot to `target/browser/demo.png`.
 //!
 //! Needs `chromium` and `npm ci` in `tests/browser` (`.ci/run` does both). Without them the
-//! test is skipped locally with a message, and fails under CI (`CI` set).
+//! test fails, saying what to install (`cargo test -- --skip browser_` leaves it out).
 
 mod common;
 
@@ -24,10 +24,8 @@ use actix_web::{dev::Service, App};
 use serde_json::Value;
 
 #[actix_web::test]
-async fn the_demo_page_shows_every_stream() {
-    if !common::browser::available("the_demo_page_shows_every_stream") {
-        return;
-    }
+async fn browser_the_demo_page_shows_every_stream() {
+    common::browser::require();
     // Requests to /counter, counted on the server: the browser must stop after the 204.
     let counter_requests = Arc::new(AtomicUsize::new(0));
     let seen_by_server = counter_requests.clone();

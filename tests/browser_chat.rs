@@ -3,7 +3,7 @@
 //! in order, with the same ids as the page that stayed. Screenshot:
 //! `target/browser/chat.png`.
 //!
-//! Needs what `tests/browser.rs` needs; skipped locally without it, fails under CI.
+//! Needs what `tests/browser.rs` needs; without it, it fails saying what to install.
 
 mod common;
 
@@ -27,11 +27,8 @@ fn texts(page: &Value) -> Vec<(&str, &str)> {
 }
 
 #[actix_web::test]
-async fn a_page_that_leaves_and_rejoins_shows_every_missed_message_once() {
-    if !common::browser::available("a_page_that_leaves_and_rejoins_shows_every_missed_message_once")
-    {
-        return;
-    }
+async fn browser_a_page_that_leaves_and_rejoins_shows_every_missed_message_once() {
+    common::browser::require();
     let hub = web::Data::new(Channels::new());
     let (addr, _srv) = serve!(
         move || App::new().app_data(hub.clone()).configure(chat::configure),

@@ -4,7 +4,7 @@
 //! ALPN `h2`): one page opens 8 streams and every one receives its event, each request
 //! served as HTTP/2. The control: the same page over plain HTTP/1.1 gets only 6.
 //!
-//! Needs what `tests/browser.rs` needs; skipped locally without it, fails under CI.
+//! Needs what `tests/browser.rs` needs; without it, it fails saying what to install.
 
 mod common;
 
@@ -83,11 +83,8 @@ fn received(report: &serde_json::Value) -> Vec<String> {
 }
 
 #[actix_web::test]
-async fn eight_event_sources_on_one_host_all_stream_over_http2_with_tls() {
-    if !common::browser::available("eight_event_sources_on_one_host_all_stream_over_http2_with_tls")
-    {
-        return;
-    }
+async fn browser_eight_event_sources_on_one_host_all_stream_over_http2_with_tls() {
+    common::browser::require();
     let server = HttpServer::new(app)
         .workers(1)
         .sse_defaults()

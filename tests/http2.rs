@@ -23,15 +23,8 @@ async fn gated(gate: web::Data<Notify>) -> impl Responder {
 }
 
 #[actix_web::test]
-async fn events_arrive_one_by_one_over_h2c() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "HTTP/2 test cannot run in CI: curl not installed"
-        );
-        eprintln!("SKIPPED events_arrive_one_by_one_over_h2c: curl not installed");
-        return;
-    }
+async fn curl_events_arrive_one_by_one_over_h2c() {
+    common::require("curl_", common::program("curl", "apt-get install -y curl"));
     let gate = web::Data::new(Notify::new());
     let g = gate.clone();
     let server = HttpServer::new(move || {

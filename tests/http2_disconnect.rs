@@ -129,7 +129,7 @@ async fn open(
 }
 
 #[actix_web::test]
-async fn a_reset_stream_and_a_closed_connection_drop_their_handlers_within_a_second() {
+async fn curl_and_h2_a_reset_stream_and_a_closed_connection_drop_their_handlers_within_a_second() {
     let alive = Alive::default();
     let addr = server(&alive);
     for path in ["/quiet", "/quiet-route"] {
@@ -158,15 +158,7 @@ async fn a_reset_stream_and_a_closed_connection_drop_their_handlers_within_a_sec
     }
 
     // The same with curl, killed while it waits.
-    if std::process::Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(std::env::var_os("CI").is_none(), "curl not installed");
-        eprintln!("SKIPPED the curl half: curl not installed");
-        return;
-    }
+    common::require("curl_", common::program("curl", "apt-get install -y curl"));
     let mut curl = std::process::Command::new("curl")
         .args(["--http2-prior-knowledge", "-sS", "-N", "--max-time", "20"])
         .arg(format!("http://{addr}/quiet"))

@@ -174,10 +174,8 @@ async fn without_stream_the_completion_is_one_json_answer() {
 }
 
 #[actix_web::test]
-async fn a_node_fetch_reader_gets_every_token_and_done() {
-    if !common::browser::node_available("a_node_fetch_reader_gets_every_token_and_done") {
-        return;
-    }
+async fn node_a_fetch_reader_gets_every_token_and_done() {
+    common::browser::require_node();
     let (addr, _srv) = serve!(|| App::new().service(llm::completions));
     let url = format!("http://{addr}{PATH}");
     let report = common::browser::run(

@@ -11,9 +11,7 @@ use common::redis::RedisServer;
 
 macro_rules! need_redis {
     ($name:expr) => {
-        if !common::redis::available($name) {
-            return;
-        }
+        common::redis::require()
     };
 }
 
@@ -36,7 +34,7 @@ fn data(ev: &ChannelEvent) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_published_on_one_instance_reaches_the_other_and_resumes_there() {
+async fn redis_an_event_published_on_one_instance_reaches_the_other_and_resumes_there() {
     need_redis!("redis_cross_instance");
     let redis = RedisServer::start();
     let a = Channels::redis(&redis.url()).await.unwrap();
@@ -73,7 +71,7 @@ async fn an_event_published_on_one_instance_reaches_the_other_and_resumes_there(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resuming_while_events_are_published_gets_each_exactly_once() {
+async fn redis_resuming_while_events_are_published_gets_each_exactly_once() {
     need_redis!("redis_seam");
     let redis = RedisServer::start();
     let a = Channels::redis(&redis.url()).await.unwrap();
@@ -121,7 +119,7 @@ async fn resuming_while_events_are_published_gets_each_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ids_that_cannot_be_resumed_give_a_reset_never_a_wrong_position() {
+async fn redis_ids_that_cannot_be_resumed_give_a_reset_never_a_wrong_position() {
     need_redis!("redis_stale_ids");
     let redis = RedisServer::start();
     let hub = Channels::builder()
@@ -207,7 +205,7 @@ async fn ids_that_cannot_be_resumed_give_a_reset_never_a_wrong_position() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_by_age_and_a_refused_event_stores_nothing() {
+async fn redis_history_by_age_and_a_refused_event_stores_nothing() {
     need_redis!("redis_age");
     let redis = RedisServer::start();
     let hub = Channels::builder()
@@ -244,7 +242,7 @@ async fn history_by_age_and_a_refused_event_stores_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscriber_that_falls_behind_ends_and_resumes_from_history() {
+async fn redis_a_subscriber_that_falls_behind_ends_and_resumes_from_history() {
     need_redis!("redis_lag");
     let redis = RedisServer::start();
     let hub = Channels::builder()
@@ -322,7 +320,7 @@ async fn publish_when_back(hub: &Channels, topic: &str, text: &str) -> actix_sse
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_redis_restart_with_persistence_streams_go_on_where_they_were() {
+async fn redis_after_a_redis_restart_with_persistence_streams_go_on_where_they_were() {
     need_redis!("redis_restart_persistent");
     let mut redis = RedisServer::start_persistent();
     let a = Channels::redis(&redis.url()).await.unwrap();
@@ -358,7 +356,7 @@ async fn after_a_redis_restart_with_persistence_streams_go_on_where_they_were() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_redis_lost_everything_subscribers_get_a_reset_then_live_events() {
+async fn redis_after_redis_lost_everything_subscribers_get_a_reset_then_live_events() {
     need_redis!("redis_restart_empty");
     let mut redis = RedisServer::start();
     let a = Channels::redis(&redis.url()).await.unwrap();
@@ -399,7 +397,7 @@ async fn after_redis_lost_everything_subscribers_get_a_reset_then_live_events() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frozen_redis_fails_publishes_and_nothing_acknowledged_is_lost() {
+async fn redis_a_frozen_redis_fails_publishes_and_nothing_acknowledged_is_lost() {
     need_redis!("redis_sigstop");
     let redis = RedisServer::start();
     let a = Channels::redis(&redis.url()).await.unwrap();
@@ -435,7 +433,7 @@ async fn a_frozen_redis_fails_publishes_and_nothing_acknowledged_is_lost() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_pub_sub_subscription_per_instance_whatever_its_subscribers() {
+async fn redis_one_pub_sub_subscription_per_instance_whatever_its_subscribers() {
     need_redis!("redis_one_connection");
     let redis = RedisServer::start();
     let a = Channels::redis(&redis.url()).await.unwrap();
@@ -465,7 +463,7 @@ async fn one_pub_sub_subscription_per_instance_whatever_its_subscribers() {
 }
 
 #[tokio::test]
-async fn connecting_to_an_unreachable_redis_is_an_error() {
+async fn redis_connecting_to_an_unreachable_redis_is_an_error() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -479,7 +477,7 @@ async fn connecting_to_an_unreachable_redis_is_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_topics_expire_from_redis_and_a_resume_across_the_expiry_resets() {
+async fn redis_idle_topics_expire_from_redis_and_a_resume_across_the_expiry_resets() {
     need_redis!("redis_topic_ttl");
     let redis = RedisServer::start();
     const TTL: Duration = Duration::from_secs(2);
@@ -539,7 +537,7 @@ async fn idle_topics_expire_from_redis_and_a_resume_across_the_expiry_resets() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_topic_record_lost_alone_gives_a_reset_not_a_gap() {
+async fn redis_a_topic_record_lost_alone_gives_a_reset_not_a_gap() {
     need_redis!("redis_meta_lost");
     let redis = RedisServer::start();
     // "Never expire" in practice, and a short history.

@@ -277,10 +277,8 @@ async fn publisher(ports: Vec<u16>, ledger: Rc<RefCell<Vec<String>>>, stop: Rc<C
 }
 
 #[actix_web::test]
-async fn every_acknowledged_event_arrives_once_or_after_a_reset_through_faults() {
-    if !common::redis::available("redis_faults") {
-        return;
-    }
+async fn redis_every_acknowledged_event_arrives_once_or_after_a_reset_through_faults() {
+    common::redis::require();
     assert!(chat_binary().exists(), "the chat example is not built");
     let faults: usize = std::env::var("FAULTS")
         .ok()

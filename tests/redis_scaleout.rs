@@ -102,10 +102,8 @@ async fn message(evs: &mut (impl Stream<Item = Parsed> + Unpin)) -> Option<Parse
 }
 
 #[actix_web::test]
-async fn subscribers_of_a_killed_instance_resume_exactly_on_the_other() {
-    if !common::redis::available("subscribers_of_a_killed_instance_resume_exactly_on_the_other") {
-        return;
-    }
+async fn redis_subscribers_of_a_killed_instance_resume_exactly_on_the_other() {
+    common::redis::require();
     assert!(chat_binary().exists(), "the chat example is not built");
     let mut redis = RedisServer::start();
     let mut a = Instance::start(&redis.url()).await;

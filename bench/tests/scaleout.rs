@@ -4,19 +4,16 @@
 use std::process::Command;
 
 #[test]
-fn scaleout_quick_run_checks_delivery() {
-    if Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "redis-server not found (apt-get install -y redis-server)"
-        );
-        eprintln!("SKIPPED: redis-server not found");
-        return;
-    }
+fn redis_scaleout_quick_run_checks_delivery() {
+    // Never a silent pass: without redis-server, say what to install (or how to skip).
+    assert!(
+        Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "this test needs `redis-server`, which is not here: `apt-get install -y redis-server` \
+         (`.ci/run` installs it), or leave it out with `cargo test -- --skip redis_`"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_scaleout"))
         .arg("--quick")
         .output()

@@ -10,46 +10,27 @@ pub fn missing_prerequisite() -> Option<String> {
     let driver = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/browser/node_modules/playwright-core");
     if !PathBuf::from(&chromium).exists() {
-        return Some(format!(
-            "{chromium} not found (apt-get install -y chromium)"
-        ));
+        return Some(format!("{chromium} (`apt-get install -y chromium`)"));
     }
     if !driver.exists() {
-        return Some("playwright-core not installed (cd tests/browser && npm ci)".into());
+        return Some("playwright-core (`cd tests/browser && npm ci`)".into());
     }
     if Command::new("node").arg("--version").output().is_err() {
-        return Some("node not found (apt-get install -y nodejs npm)".into());
+        return Some("`node` (`apt-get install -y nodejs npm`)".into());
     }
     None
 }
 
-/// `true` if the test should go on; otherwise says why it is skipped. Under CI (`CI` set)
-/// a missing prerequisite fails the test instead.
-pub fn available(test: &str) -> bool {
-    let Some(why) = missing_prerequisite() else {
-        return true;
-    };
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "browser test cannot run in CI: {why}"
-    );
-    eprintln!("SKIPPED {test}: {why}");
-    false
+/// Fails the test, saying what to install, unless Chromium and the Node.js driver are
+/// here (tests named `browser_…`).
+pub fn require() {
+    super::require("browser_", missing_prerequisite());
 }
 
-/// `true` if Node.js is here to run a script without packages (`fetch` readers);
-/// otherwise says why the test is skipped. Under CI (`CI` set) it fails instead.
-pub fn node_available(test: &str) -> bool {
-    if Command::new("node").arg("--version").output().is_ok() {
-        return true;
-    }
-    let why = "node not found (apt-get install -y nodejs)";
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "test cannot run in CI: {why}"
-    );
-    eprintln!("SKIPPED {test}: {why}");
-    false
+/// Fails the test unless Node.js is here to run a script without packages (`fetch`
+/// readers; tests named `node_…`).
+pub fn require_node() {
+    super::require("node_", super::program("node", "apt-get install -y nodejs"));
 }
 
 /// Runs `node tests/browser/<script> <args..>` (bounded by `secs`) and parses the JSON

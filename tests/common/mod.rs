@@ -8,6 +8,31 @@ pub mod redis;
 use std::time::Duration;
 
 use actix_web::HttpMessage as _;
+
+/// A test that needs a program of the system goes on only if it is here: otherwise it
+/// fails, saying what to install, or how to leave such tests out (their names start with
+/// `group`, so `cargo test -- --skip <group>` filters them, and the summary counts them as
+/// filtered out). Never a silent pass.
+pub fn require(group: &str, missing: Option<String>) {
+    if let Some(what) = missing {
+        panic!(
+            "this test needs {what}, which is not here: install it (`.ci/run` installs every \
+             prerequisite; see the README's Testing section), or leave these tests out with \
+             `cargo test -- --skip {group}`"
+        );
+    }
+}
+
+/// `None` if `program --version` runs, else what to install.
+pub fn program(program: &str, install: &str) -> Option<String> {
+    match std::process::Command::new(program)
+        .arg("--version")
+        .output()
+    {
+        Ok(_) => None,
+        Err(_) => Some(format!("`{program}` (`{install}`)")),
+    }
+}
 use futures_util::{Stream, StreamExt};
 
 /// Starts `HttpServer::new($factory)` on 127.0.0.1:0 with one worker; evaluates to

@@ -17,21 +17,13 @@ pub struct RedisServer {
     child: Option<Child>,
 }
 
-/// `true` if the test should go on; otherwise says why it is skipped (a failure under CI).
-pub fn available(test: &str) -> bool {
-    if Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_ok()
-    {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "redis-server not found (apt-get install -y redis-server)"
+/// Fails the test, saying what to install, unless `redis-server` is here (tests named
+/// `redis_…`).
+pub fn require() {
+    super::require(
+        "redis_",
+        super::program("redis-server", "apt-get install -y redis-server"),
     );
-    eprintln!("SKIPPED {test}: redis-server not found (apt-get install -y redis-server)");
-    false
 }
 
 fn free_port() -> u16 {
