@@ -48,6 +48,7 @@
 //! `use actix_sse::prelude::*;` brings what handlers need.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[allow(unused_extern_crates)] // lets this crate's own tests and docs use `#[sse]`
 extern crate self as actix_sse;

@@ -14,6 +14,7 @@
 //! Users normally depend on the facade crate `actix-sse`, which re-exports all of this.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod channels;
 mod encode;
@@ -27,6 +28,7 @@ mod session;
 mod stream;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use channels::BackendError;
 pub use channels::{
     ChannelEvent, Channels, ChannelsBuilder, EventId, IntoResumeFrom, InvalidEventId, Lag,
