@@ -45,7 +45,10 @@
 //! - [`metrics()`]: process-wide counters (open streams, events, how streams ended) for
 //!   monitoring, with a Prometheus rendering.
 //!
-//! `use actix_sse::prelude::*;` brings what handlers need.
+//! `use actix_sse::prelude::*;` brings what handlers need. The [`guide`] is the manual:
+//! how streams behave (heartbeat, back-pressure, disconnect, shutdown), the wire
+//! guarantees, channels and their bounds, scaling out on Redis, testing, monitoring and
+//! limitations.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -62,6 +65,7 @@ pub use sse_macros::sse;
 pub struct ReadmeDoctests;
 pub use sse_runtime::*;
 
+pub mod guide;
 pub mod test;
 
 /// The `Stream` trait (from `futures-core`), for stream-style handlers'
