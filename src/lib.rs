@@ -48,7 +48,8 @@
 //! `use actix_sse::prelude::*;` brings what handlers need. The [`guide`] is the manual:
 //! how streams behave (heartbeat, back-pressure, disconnect, shutdown), the wire
 //! guarantees, channels and their bounds, scaling out on Redis, testing, monitoring and
-//! limitations.
+//! limitations. [`dev`] holds the lower-level types that appear in signatures and compiler
+//! errors; most code never names them.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -63,7 +64,23 @@ pub use sse_macros::sse;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+// Every name of the runtime, for code that names them; generated code goes through
+// `__private`.
+#[doc(hidden)]
 pub use sse_runtime::*;
+
+// What the root documents: the names users touch (`dev` has the lower-level ones). Named
+// one by one, since a glob from another crate would document every item it brings.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use sse_runtime::BackendError;
+pub use sse_runtime::{
+    metrics, ChannelEvent, Channels, ChannelsBuilder, DataWriter, Event, EventId, Field, IntoEvent,
+    InvalidEvent, InvalidEventId, InvalidLastEventId, Json, Lag, LastEventId, Metrics, PeerProbe,
+    PublishError, SendError, Sender, SerializeError, Serializer, ServerSetup, Shutdown, Sse,
+    SseServerExt, SseSession, Subscription, DEFAULT_BUFFER, DEFAULT_HEARTBEAT,
+    DEFAULT_SEND_TIMEOUT, HEAD_WAIT, MAX_HEARTBEAT, MIN_HEARTBEAT, PROBE_PERIOD,
+};
 
 pub mod guide;
 pub mod test;
@@ -76,6 +93,7 @@ pub use futures_core::Stream;
 /// `HttpResponse::NoContent()`, a string, ..). Errors that convert into
 /// `actix_web::Error` are taken too, through another path. Implemented for every
 /// `Responder`; there is nothing to implement.
+#[doc(hidden)] // documented in `dev`
 #[diagnostic::on_unimplemented(
     message = "`reject!` cannot answer with a `{Self}`",
     label = "not a response or an error",
@@ -92,6 +110,34 @@ impl<R: actix_web::Responder + 'static> Rejection for R {
     fn __sse_reject(self, tx: &Sender) {
         tx.reject(self);
     }
+}
+
+/// Lower-level types: those that appear in signatures and compiler errors, and the parts
+/// of [`Sender::send_with`]. Most code never names them.
+///
+/// - The response types of [`Sse`]'s constructors: [`FnSource`] for
+///   [`Sse::from_fn`], [`StreamSource`] with [`Plain`] or
+///   [`WithSerializer`] for the stream constructors, and
+///   [`Start`] / [`Started`] for [`Sse::start`], which answers
+///   before streaming.
+/// - The bounds they check, which compiler errors name: [`HandlerResult`]
+///   (what a handler returns), [`StreamItem`] (what a stream yields),
+///   [`ItemEncoder`] and [`SerializerOutput`]
+///   (what a serializer function returns), and [`Rejection`] (what
+///   [`reject!`] takes).
+/// - The fields of [`Sender::send_with`], which `send!(value, id = ..)` builds:
+///   [`Fields`], [`Formatted`], [`Unset`], and
+///   the traits [`EventFields`] and [`FieldValue`].
+/// - [`ResumeFrom`] and [`IntoResumeFrom`], what
+///   [`Channels::subscribe`] takes as a `Last-Event-ID`; [`Notified`], the
+///   future of [`Shutdown::notified`]; and [`SseError`], the error of a body
+///   whose handler panicked.
+///
+/// They are also reachable from the crate root, where the documentation leaves them out.
+pub mod dev {
+    #[doc(inline)]
+    pub use crate::Rejection;
+    pub use sse_runtime::dev::*;
 }
 
 /// Everything a handler needs: `use actix_sse::prelude::*;`.
