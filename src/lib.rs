@@ -89,56 +89,51 @@ pub mod test;
 /// `-> impl Stream<Item = ..>`.
 pub use futures_core::Stream;
 
-/// What [`reject!`] answers with: any `Responder` (an `HttpResponse`, its builder such as
-/// `HttpResponse::NoContent()`, a string, ..). Errors that convert into
-/// `actix_web::Error` are taken too, through another path. Implemented for every
-/// `Responder`; there is nothing to implement.
-#[doc(hidden)] // documented in `dev`
-#[diagnostic::on_unimplemented(
-    message = "`reject!` cannot answer with a `{Self}`",
-    label = "not a response or an error",
-    note = "`reject!` takes an `HttpResponse` or its builder (`HttpResponse::NoContent()`), any other `Responder`, or an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`)"
-)]
-pub trait Rejection: Sized {
-    /// Answers the request with `self` (what `reject!` expands to).
-    #[doc(hidden)]
-    fn __sse_reject(self, tx: &Sender);
-}
-
-#[diagnostic::do_not_recommend]
-impl<R: actix_web::Responder + 'static> Rejection for R {
-    fn __sse_reject(self, tx: &Sender) {
-        tx.reject(self);
-    }
-}
-
 /// Lower-level types: those that appear in signatures and compiler errors, and the parts
 /// of [`Sender::send_with`]. Most code never names them.
 ///
-/// - The response types of [`Sse`]'s constructors: [`FnSource`] for
-///   [`Sse::from_fn`], [`StreamSource`] with [`Plain`] or
-///   [`WithSerializer`] for the stream constructors, and
-///   [`Start`] / [`Started`] for [`Sse::start`], which answers
-///   before streaming.
-/// - The bounds they check, which compiler errors name: [`HandlerResult`]
-///   (what a handler returns), [`StreamItem`] (what a stream yields),
-///   [`ItemEncoder`] and [`SerializerOutput`]
-///   (what a serializer function returns), and [`Rejection`] (what
-///   [`reject!`] takes).
-/// - The fields of [`Sender::send_with`], which `send!(value, id = ..)` builds:
-///   [`Fields`], [`Formatted`], [`Unset`], and
-///   the traits [`EventFields`] and [`FieldValue`].
-/// - [`ResumeFrom`] and [`IntoResumeFrom`], what
-///   [`Channels::subscribe`] takes as a `Last-Event-ID`; [`Notified`], the
-///   future of [`Shutdown::notified`]; and [`SseError`], the error of a body
-///   whose handler panicked.
+/// - The response types of [`Sse`]'s constructors: [`FnSource`] for [`Sse::from_fn`],
+///   [`StreamSource`] with [`Plain`] or [`WithSerializer`] for the stream constructors,
+///   and [`Start`] / [`Started`] for [`Sse::start`], which answers before streaming.
+/// - The bounds they check, which compiler errors name: [`HandlerResult`] (what a handler
+///   returns), [`StreamItem`] (what a stream yields), [`ItemEncoder`] and
+///   [`SerializerOutput`] (what a serializer function returns), and
+///   [`Rejection`] (what [`reject!`] takes).
+/// - The fields of [`Sender::send_with`], which `send!(value, id = ..)` builds: [`Fields`],
+///   [`Formatted`], [`Unset`], and the traits [`EventFields`] and [`FieldValue`].
+/// - [`ResumeFrom`] and [`IntoResumeFrom`], what [`Channels::subscribe`] takes as a
+///   `Last-Event-ID`; [`Notified`], the future of [`Shutdown::notified`]; and
+///   [`SseError`], the error of a body whose handler panicked.
 ///
 /// They are also reachable from the crate root, where the documentation leaves them out.
 pub mod dev {
-    #[doc(inline)]
-    pub use crate::Rejection;
     pub use sse_runtime::dev::*;
+
+    /// What [`reject!`](crate::reject) answers with: any `Responder` (an `HttpResponse`, its
+    /// builder such as `HttpResponse::NoContent()`, a string, ..). Errors that convert into
+    /// `actix_web::Error` are taken too, through another path. Implemented for every
+    /// `Responder`; there is nothing to implement.
+    #[diagnostic::on_unimplemented(
+        message = "`reject!` cannot answer with a `{Self}`",
+        label = "not a response or an error",
+        note = "`reject!` takes an `HttpResponse` or its builder (`HttpResponse::NoContent()`), any other `Responder`, or an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`)"
+    )]
+    pub trait Rejection: Sized {
+        /// Answers the request with `self` (what `reject!` expands to).
+        #[doc(hidden)]
+        fn __sse_reject(self, tx: &crate::Sender);
+    }
+
+    #[diagnostic::do_not_recommend]
+    impl<R: actix_web::Responder + 'static> Rejection for R {
+        fn __sse_reject(self, tx: &crate::Sender) {
+            tx.reject(self);
+        }
+    }
 }
+
+#[doc(hidden)]
+pub use dev::Rejection;
 
 /// Everything a handler needs: `use actix_sse::prelude::*;`.
 pub mod prelude {
