@@ -64,6 +64,7 @@ pub use sse_macros::sse;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
 // Every name of the runtime, for code that names them; generated code goes through
 // `__private`.
 #[doc(hidden)]
