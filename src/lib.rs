@@ -45,9 +45,14 @@
 //! - [`metrics()`]: process-wide counters (open streams, events, how streams ended) for
 //!   monitoring, with a Prometheus rendering.
 //!
-//! `use actix_sse::prelude::*;` brings what handlers need.
+//! `use actix_sse::prelude::*;` brings what handlers need. The [`guide`] is the manual:
+//! how streams behave (heartbeat, back-pressure, disconnect, shutdown), the wire
+//! guarantees, channels and their bounds, scaling out on Redis, testing, monitoring and
+//! limitations. [`dev`] holds the lower-level types that appear in signatures and compiler
+//! errors; most code never names them.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[allow(unused_extern_crates)] // lets this crate's own tests and docs use `#[sse]`
 extern crate self as actix_sse;
@@ -59,58 +64,101 @@ pub use sse_macros::sse;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+// Every name of the runtime, for code that names them; generated code goes through
+// `__private`.
+#[doc(hidden)]
 pub use sse_runtime::*;
 
+// What the root documents: the names users touch (`dev` has the lower-level ones). Named
+// one by one, since a glob from another crate would document every item it brings.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use sse_runtime::BackendError;
+pub use sse_runtime::{
+    metrics, ChannelEvent, Channels, ChannelsBuilder, DataWriter, Event, EventId, Field, IntoEvent,
+    InvalidEvent, InvalidEventId, InvalidLastEventId, Json, Lag, LastEventId, Metrics, PeerProbe,
+    PublishError, SendError, Sender, SerializeError, Serializer, ServerSetup, Shutdown, Sse,
+    SseServerExt, SseSession, Subscription, DEFAULT_BUFFER, DEFAULT_HEARTBEAT,
+    DEFAULT_SEND_TIMEOUT, HEAD_WAIT, MAX_HEAD_WAIT, MAX_HEARTBEAT, MIN_HEARTBEAT, PROBE_PERIOD,
+};
+
+pub mod guide;
 pub mod test;
 
 /// The `Stream` trait (from `futures-core`), for stream-style handlers'
 /// `-> impl Stream<Item = ..>`.
 pub use futures_core::Stream;
 
-/// What [`reject!`] answers with: any `Responder` (an `HttpResponse`, its builder such as
-/// `HttpResponse::NoContent()`, a string, ..). Errors that convert into
-/// `actix_web::Error` are taken too, through another path. Implemented for every
-/// `Responder`; there is nothing to implement.
-#[diagnostic::on_unimplemented(
-    message = "`reject!` cannot answer with a `{Self}`",
-    label = "not a response or an error",
-    note = "`reject!` takes an `HttpResponse` or its builder (`HttpResponse::NoContent()`), any other `Responder`, or an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`)"
-)]
-pub trait Rejection: Sized {
-    /// Answers the request with `self` (what `reject!` expands to).
-    #[doc(hidden)]
-    fn __sse_reject(self, tx: &Sender);
-}
+/// Lower-level types: those that appear in signatures and compiler errors, and the parts
+/// of [`Sender::send_with`]. Most code never names them.
+///
+/// - The response types of [`Sse`]'s constructors: [`FnSource`] for [`Sse::from_fn`],
+///   [`StreamSource`] with [`Plain`] or [`WithSerializer`] for the stream constructors,
+///   and [`Start`] / [`Started`] for [`Sse::start`], which answers before streaming.
+/// - The bounds they check, which compiler errors name: [`HandlerResult`] (what a handler
+///   returns), [`StreamItem`] (what a stream yields), [`ItemEncoder`] and
+///   [`SerializerOutput`] (what a serializer function returns), and
+///   [`Rejection`] (what [`reject!`] takes), and [`StreamAnswer`] (what the `Err` of a
+///   stream-style handler may be).
+/// - The fields of [`Sender::send_with`], which `send!(value, id = ..)` builds: [`Fields`],
+///   [`Formatted`], [`Unset`], and the traits [`EventFields`] and [`FieldValue`].
+/// - [`ResumeFrom`] and [`IntoResumeFrom`], what [`Channels::subscribe`] takes as a
+///   `Last-Event-ID`; [`Notified`], the future of [`Shutdown::notified`]; and
+///   [`SseError`], the error of a body whose handler panicked.
+///
+/// They are also reachable from the crate root, where the documentation leaves them out.
+pub mod dev {
+    pub use sse_runtime::dev::*;
 
-#[diagnostic::do_not_recommend]
-impl<R: actix_web::Responder + 'static> Rejection for R {
-    fn __sse_reject(self, tx: &Sender) {
-        tx.reject(self);
+    /// What [`reject!`](crate::reject) answers with: any `Responder` (an `HttpResponse`, its
+    /// builder such as `HttpResponse::NoContent()`, a string, ..). Errors that convert into
+    /// `actix_web::Error` are taken too, through another path. Implemented for every
+    /// `Responder`; there is nothing to implement.
+    #[diagnostic::on_unimplemented(
+        message = "`reject!` cannot answer with a `{Self}`",
+        label = "not a response or an error",
+        note = "`reject!` takes an `HttpResponse` or its builder (`HttpResponse::NoContent()`), any other `Responder`, or an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`)"
+    )]
+    pub trait Rejection: Sized {
+        /// Answers the request with `self` (what `reject!` expands to).
+        #[doc(hidden)]
+        fn __sse_reject(self, tx: &crate::Sender);
+    }
+
+    #[diagnostic::do_not_recommend]
+    impl<R: actix_web::Responder + 'static> Rejection for R {
+        fn __sse_reject(self, tx: &crate::Sender) {
+            tx.reject(self);
+        }
+    }
+
+    /// What the `Err` of a stream-style handler (`-> Result<impl Stream<Item = ..>, E>`) may
+    /// be: an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a
+    /// `ResponseError`), answered with its response, or any `Responder`
+    /// (`HttpResponse::NoContent().finish()`), answered as it is. Implemented for every
+    /// `Responder`; there is nothing to implement.
+    #[diagnostic::on_unimplemented(
+        message = "a stream-style handler cannot answer with a `{Self}`",
+        label = "the `Err` of this `Result` is the answer instead of the stream",
+        note = "return `Err(e)` with an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`) or any `Responder` (`HttpResponse::NoContent().finish()`)"
+    )]
+    pub trait StreamAnswer: Sized {
+        /// The answer itself (what the `#[sse]` expansion checks).
+        #[doc(hidden)]
+        fn __sse_answer(self) -> Self;
+    }
+
+    #[diagnostic::do_not_recommend]
+    impl<R: actix_web::Responder> StreamAnswer for R {
+        fn __sse_answer(self) -> Self {
+            self
+        }
     }
 }
 
-/// What the `Err` of a stream-style handler (`-> Result<impl Stream<Item = ..>, E>`) may
-/// be: an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a
-/// `ResponseError`), answered with its response, or any `Responder`
-/// (`HttpResponse::NoContent().finish()`), answered as it is. Implemented for every
-/// `Responder`; there is nothing to implement.
-#[diagnostic::on_unimplemented(
-    message = "a stream-style handler cannot answer with a `{Self}`",
-    label = "the `Err` of this `Result` is the answer instead of the stream",
-    note = "return `Err(e)` with an error that converts into `actix_web::Error` (`ErrorUnauthorized(..)`, a `ResponseError`) or any `Responder` (`HttpResponse::NoContent().finish()`)"
-)]
-pub trait StreamAnswer: Sized {
-    /// The answer itself (what the `#[sse]` expansion checks).
-    #[doc(hidden)]
-    fn __sse_answer(self) -> Self;
-}
-
-#[diagnostic::do_not_recommend]
-impl<R: actix_web::Responder> StreamAnswer for R {
-    fn __sse_answer(self) -> Self {
-        self
-    }
-}
+#[doc(hidden)]
+pub use dev::{Rejection, StreamAnswer};
 
 /// Everything a handler needs: `use actix_sse::prelude::*;`.
 pub mod prelude {

@@ -24,7 +24,8 @@ use crate::{encode, event::InvalidEvent, Event, EventId, Field};
 /// written (the stream goes on).
 ///
 /// ```
-/// use actix_sse::{Fields, Formatted, SendError, Sse};
+/// use actix_sse::dev::{Fields, Formatted};
+/// use actix_sse::{SendError, Sse};
 /// use std::time::Duration;
 ///
 /// let body = Sse::from_fn(|tx| async move {

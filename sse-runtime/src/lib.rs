@@ -9,13 +9,17 @@
 //!   [`LastEventId`] (resume),
 //! - serializers: [`Json`] and any `fn(&T) -> String`,
 //! - [`metrics()`]: process-wide counters (open streams, events, bytes, how streams
-//!   ended), with a Prometheus rendering.
+//!   ended), with a Prometheus rendering,
+//! - [`dev`]: the lower-level types that appear in signatures and compiler errors.
 //!
-//! Users normally depend on the facade crate `actix-sse`, which re-exports all of this.
+//! Users normally depend on the facade crate `actix-sse`, which re-exports all of this,
+//! and whose `guide` module is the manual.
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod channels;
+pub mod dev;
 mod encode;
 mod event;
 mod fields;
@@ -27,23 +31,26 @@ mod session;
 mod stream;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use channels::BackendError;
 pub use channels::{
-    ChannelEvent, Channels, ChannelsBuilder, EventId, IntoResumeFrom, InvalidEventId, Lag,
-    PublishError, ResumeFrom, Subscription,
+    ChannelEvent, Channels, ChannelsBuilder, EventId, InvalidEventId, Lag, PublishError,
+    Subscription,
 };
 pub use event::{Event, Field, IntoEvent, InvalidEvent};
 #[doc(hidden)]
 pub use fields::Slot;
-pub use fields::{EventFields, FieldValue, Fields, Formatted, Unset};
-pub use lifecycle::{Notified, ServerSetup, Shutdown, SseServerExt, DEFAULT_SEND_TIMEOUT};
+pub use lifecycle::{ServerSetup, Shutdown, SseServerExt, DEFAULT_SEND_TIMEOUT};
 pub use metrics::{metrics, Metrics};
-pub use serialize::{DataWriter, Json, SerializeError, Serializer, SerializerOutput};
+pub use serialize::{DataWriter, Json, SerializeError, Serializer};
 pub use session::{InvalidLastEventId, LastEventId, SseSession};
-pub use stream::{
-    FnSource, HandlerResult, ItemEncoder, PeerProbe, Plain, SendError, Sender, Sse, SseError,
-    Start, Started, StreamItem, StreamSource, WithSerializer, DEFAULT_BUFFER, DEFAULT_HEARTBEAT,
-    HEAD_WAIT, MAX_HEAD_WAIT, MAX_HEARTBEAT, MIN_HEARTBEAT, PROBE_PERIOD,
-};
 #[doc(hidden)]
 pub use stream::{ItemError, Outcome};
+pub use stream::{
+    PeerProbe, SendError, Sender, Sse, DEFAULT_BUFFER, DEFAULT_HEARTBEAT, HEAD_WAIT, MAX_HEAD_WAIT,
+    MAX_HEARTBEAT, MIN_HEARTBEAT, PROBE_PERIOD,
+};
+// What `dev` documents stays nameable here (generated code and older imports use these
+// paths), out of the root's documentation.
+#[doc(hidden)]
+pub use dev::*;

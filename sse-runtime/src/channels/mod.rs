@@ -55,6 +55,7 @@ use bytes::BufMut;
 
 pub use id::{EventId, InvalidEventId};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::BackendError;
 pub use resume::{IntoResumeFrom, ResumeFrom};
 pub use subscription::{ChannelEvent, Subscription};
@@ -93,6 +94,7 @@ pub enum PublishError {
     /// The backend did not take the event (Redis unreachable, or it refused the command):
     /// it may not have been stored, and no subscriber was told about it.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     Backend(BackendError),
 }
 
@@ -255,6 +257,7 @@ impl Channels {
     ///
     /// If the URL is invalid or Redis cannot be reached now.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub async fn redis(url: &str) -> Result<Self, BackendError> {
         Self::builder().connect_redis(url).await
     }
@@ -588,6 +591,7 @@ impl ChannelsBuilder {
     /// With Redis: the prefix of every key and Pub/Sub channel the hub uses (default
     /// `actix-sse`). Hubs with different prefixes share nothing.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.key_prefix = prefix.into();
         self
@@ -600,6 +604,7 @@ impl ChannelsBuilder {
     /// what it missed cannot be known; resuming from a newer id is exact. Make it longer
     /// than [`history_age`](Self::history_age) if you set one.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn topic_ttl(mut self, ttl: Duration) -> Self {
         self.topic_ttl = ttl;
         self
@@ -618,6 +623,7 @@ impl ChannelsBuilder {
     ///
     /// If the URL is invalid or Redis cannot be reached now.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub async fn connect_redis(self, url: &str) -> Result<Channels, BackendError> {
         let config = redis::Config {
             prefix: self.key_prefix,

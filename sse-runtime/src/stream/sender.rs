@@ -91,7 +91,7 @@ impl Sender {
     /// Sends `value` (an [`Event`](crate::Event) or a string) with the `event`, `id`, `retry` and comment
     /// that `fields` sets, replacing the value's own: what `send!(text, id = 7)` calls.
     ///
-    /// With [`Fields`](crate::Fields) every field is written straight into the stream's buffer, and a
+    /// With [`Fields`](crate::dev::Fields) every field is written straight into the stream's buffer, and a
     /// string value too: `tx.send_with("text", Fields::new().id(7))` allocates nothing.
     /// An [`Event`](crate::Event) is accepted as `fields` too (its data is ignored).
     ///
@@ -109,7 +109,7 @@ impl Sender {
     }
 
     /// Sends `value` through `serializer` as the event's data, with the other fields
-    /// (`event`, `id`, `retry`, comment) taken from `fields`: [`Fields`](crate::Fields), or an [`Event`](crate::Event)
+    /// (`event`, `id`, `retry`, comment) taken from `fields`: [`Fields`](crate::dev::Fields), or an [`Event`](crate::Event)
     /// (its data, if any, is ignored).
     pub fn send_serialized<'a, T, S>(
         &'a self,

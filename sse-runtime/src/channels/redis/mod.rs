@@ -76,6 +76,10 @@ pub(crate) struct Config {
 }
 
 /// Redis could not be reached, or refused a command.
+// The module is gated already; gated again here so that the feature shows where the
+// facade re-exports it (a dependency is compiled without `docsrs`).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Debug)]
 pub struct BackendError(String);
 
