@@ -138,11 +138,15 @@ impl Drop for Core {
                 State::Running | State::SourceDone => EndReason::Disconnect,
             };
             reason.count();
+            self.shared.trace.end(reason.as_str());
             if log::log_enabled!(target: "actix_sse", log::Level::Debug) {
                 let route = self.shared.route.borrow_mut().take();
                 let route = route.as_deref().unwrap_or("-");
                 log::debug!(target: "actix_sse", "SSE stream end: {route} ({reason})");
             }
+        } else {
+            // Before the head (an answer records its own end first): the client left.
+            self.shared.trace.end("disconnect");
         }
         self.shared.closed.set(true);
         if let Some(session) = &self.session {
@@ -351,6 +355,7 @@ impl<S: Source> Sse<S> {
     ) -> Poll<Option<Result<Bytes, SseError>>> {
         let this = self.project();
         let core = this.core;
+        let _span = core.shared.trace.enter();
         match core.state {
             State::Finished => return Poll::Ready(None),
             State::Panicked => {
@@ -381,6 +386,7 @@ impl<S: Source> Sse<S> {
             if let Poll::Ready(frame) = hb.poll(cx, &core.shared) {
                 metrics::add(&COUNTERS.heartbeats, 1);
                 metrics::add(&COUNTERS.bytes_sent, frame.len() as u64);
+                core.shared.trace.chunk(0, frame.len());
                 return Poll::Ready(Some(Ok(frame)));
             }
         }
@@ -405,6 +411,7 @@ impl<S: Source> Sse<S> {
     ) -> Poll<()> {
         let this = self.project();
         let core = this.core;
+        let _span = core.shared.trace.enter();
         core.begin();
         core.poll_shutdown(cx);
         core.poll_source(this.source, cx);
@@ -451,9 +458,11 @@ impl<S: Source> Sse<S> {
         use super::start::Started;
         let shared = self.core.shared.clone();
         if let Some(answer) = shared.answer.borrow_mut().take() {
+            shared.trace.end("answer");
             return Started::answer(answer);
         }
         if self.core.state == State::Panicked && !shared.committed() {
+            shared.trace.end("panic");
             return Started::panicked();
         }
         Started::stream(self)
@@ -574,6 +583,7 @@ impl Core {
             self.shared.delivered.set(true);
         }
         metrics::add(&COUNTERS.bytes_sent, chunk.len() as u64);
+        self.shared.trace.chunk(events, chunk.len());
         // The next chunk likely needs what this one did, up to the limit.
         self.shared
             .chunk_hint

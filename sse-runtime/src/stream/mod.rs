@@ -8,6 +8,7 @@ mod sender;
 mod shared;
 mod source;
 mod start;
+mod trace;
 
 use std::time::Duration;
 

@@ -49,6 +49,8 @@ pub struct Shared {
     pub(super) label: Cell<&'static str>,
     /// An event has gone out in a chunk.
     pub(super) delivered: Cell<bool>,
+    /// The stream's `tracing` span (feature `tracing`; nothing without it).
+    pub(super) trace: super::trace::Trace,
 }
 
 impl Shared {
@@ -70,6 +72,7 @@ impl Shared {
             head_wait: Cell::new(None),
             label: Cell::new(""),
             delivered: Cell::new(false),
+            trace: super::trace::Trace::new(),
         })
     }
 

@@ -307,6 +307,7 @@ pub(crate) fn stream_response<B: MessageBody>(
 ) -> HttpResponse<B> {
     shared.head_sent.set(true);
     metrics::add(&COUNTERS.streams_opened, 1);
+    shared.trace.started(req);
     if log::log_enabled!(target: "actix_sse", log::Level::Debug) {
         let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
         log::debug!(target: "actix_sse", "SSE stream start: {route}");
