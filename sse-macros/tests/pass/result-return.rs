@@ -59,7 +59,7 @@ async fn boxed() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new()
         .service(plain)
         .service(custom)

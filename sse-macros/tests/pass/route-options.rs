@@ -36,6 +36,6 @@ async fn room(room: actix_web::web::Path<String>) {
     send!(room.into_inner());
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new().service(api::feed).service(room);
 }

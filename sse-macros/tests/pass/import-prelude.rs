@@ -25,6 +25,6 @@ fn routes() -> impl actix_web::dev::HttpServiceFactory {
     local
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new().service(one).service(two).service(routes());
 }

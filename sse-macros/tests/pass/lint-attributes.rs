@@ -40,7 +40,7 @@ async fn room(room: web::Path<String>) {
     send!(room.into_inner());
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new()
         .service(Events)
         .service(Expected)

@@ -1,6 +1,8 @@
 //! `send!` inside another macro's tokens (`tokio::select!`, a local `macro_rules!` call,
 //! `vec!`, `assert!`) is rewritten too; `actix_sse::send!` by path as well.
 #![deny(warnings)]
+// `vec![send!(..), ..]` is the point: `send!` inside `vec!`.
+#![allow(clippy::useless_vec)]
 
 use std::time::Duration;
 
@@ -37,6 +39,6 @@ async fn events() {
     ::actix_sse::close!();
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new().service(events);
 }

@@ -72,6 +72,6 @@ async fn ids() {
     });
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new().service(json).service(csv).service(ids);
 }

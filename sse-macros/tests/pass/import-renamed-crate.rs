@@ -33,7 +33,7 @@ fn routes() -> impl actix_web::dev::HttpServiceFactory {
     local
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new()
         .service(one)
         .service(nested::two)

@@ -45,7 +45,7 @@ async fn plain() -> actix_web::Result<()> {
     reject!(("text", StatusCode::IM_A_TEAPOT))
 }
 
-fn main() {
+pub fn main() {
     let _ = App::new()
         .service(unit)
         .service(result)

@@ -18,7 +18,7 @@ async fn json() -> impl Stream<Item = u32> {
     futures_util::stream::iter(vec![1u32])
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new()
         .service(events)
         .route("/json", web::get().to(json));

@@ -44,7 +44,7 @@ async fn text() -> futures_util::stream::BoxStream<'static, Tick> {
     Box::pin(futures_util::stream::iter((0..3).map(|n| Tick { n })))
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new()
         .service(events)
         .service(strings)

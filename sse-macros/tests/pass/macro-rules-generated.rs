@@ -18,6 +18,6 @@ macro_rules! endpoint {
 endpoint!(first, "/first", "one");
 endpoint!(second, "/second", String::from("two"));
 
-fn main() {
+pub fn main() {
     let _app = App::new().service(first).service(second);
 }

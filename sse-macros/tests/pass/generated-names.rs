@@ -33,7 +33,14 @@ mod params {
     ) {
         send!(__tx.path().to_owned());
         send!(__arg0.path().to_owned(), event = "e");
-        let paths = [__arg1, __sse, __config, __resource, __heartbeat_event, __sse_handler];
+        let paths = [
+            __arg1,
+            __sse,
+            __config,
+            __resource,
+            __heartbeat_event,
+            __sse_handler,
+        ];
         send!(paths.iter().map(|r| r.path()).collect::<Vec<_>>().join(","));
         close!();
     }
@@ -99,7 +106,7 @@ async fn close() {
     close!();
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new()
         .service(__tx)
         .service(__arg0)

@@ -57,6 +57,6 @@ mod handlers {
     }
 }
 
-fn main() {
+pub fn main() {
     handlers::register();
 }

@@ -1,6 +1,8 @@
 //! `close!()` ends the handler like `return`, and has `return`'s type: it fits in `if`/`else`
 //! and `match` arms, as a value of any type, and in a handler returning `Result<(), E>`.
 #![deny(warnings)]
+// `loop { close!() }` is the point: it ends at once.
+#![allow(clippy::never_loop)]
 
 use actix_sse::{prelude::*, SendError};
 use actix_web::{web, App};
@@ -47,7 +49,7 @@ async fn actix() -> actix_web::Result<()> {
     close!();
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new()
         .service(events)
         .service(fallible)

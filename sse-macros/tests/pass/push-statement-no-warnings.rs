@@ -26,7 +26,7 @@ async fn feed(name: web::Path<String>, req: HttpRequest, last: LastEventId, sess
     send!("x", retry = "3s", comment = "c");
 }
 
-fn main() {
+pub fn main() {
     let _app = App::new()
         .service(events)
         .route("/feed/{name}", web::get().to(feed));
