@@ -5,11 +5,9 @@
 //!
 //! Needs what `tests/browser.rs` needs; without it, it fails saying what to install.
 
-mod common;
+use crate::common;
 
-#[path = "../examples/chat.rs"]
-#[allow(dead_code)]
-mod chat;
+use crate::chat;
 
 use std::path::PathBuf;
 

@@ -7,7 +7,7 @@
 //!
 //! Needs `nginx` (`.ci/run` installs it). Skipped locally without it; fails under CI.
 
-mod common;
+use crate::common;
 
 use std::{
     net::TcpListener,

@@ -2,7 +2,7 @@
 //! to it stand for two instances of an app. Publish on one, receive on the other; resume
 //! on either; stale ids after Redis lost its data give a reset; outages end in a catch-up.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,23 +2,15 @@
 //! client uses them: their own routes on a real server, published to over HTTP, read by the
 //! independent parser.
 
-mod common;
+use crate::common;
 
-#[path = "../examples/auth.rs"]
-#[allow(dead_code)]
-mod auth;
+use crate::auth;
 
-#[path = "../examples/chat.rs"]
-#[allow(dead_code)]
-mod chat;
+use crate::chat;
 
-#[path = "../examples/jobs.rs"]
-#[allow(dead_code)]
-mod jobs;
+use crate::jobs;
 
-#[path = "../examples/notifications.rs"]
-#[allow(dead_code)]
-mod notifications;
+use crate::notifications;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! the subscribers reconnect to B with their `Last-Event-ID` and get exactly what they
 //! missed, in order, without duplicates.
 
-mod common;
+use crate::common;
 
 use std::{
     io::{BufRead, BufReader},

@@ -2,7 +2,7 @@
 //! with `PORT`, prints its URL, serves, and on Ctrl-C (SIGINT) or SIGTERM ends every open
 //! stream cleanly (final chunk) and exits within 2 s.
 
-mod common;
+use crate::common;
 
 use std::{
     io::{BufRead, BufReader},

@@ -1,7 +1,7 @@
 //! `SseServerExt::sse_defaults()`, the one line of server setup the README shows: clients
 //! that vanish or stop reading are let go promptly. Real server, real sockets, bounded waits.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{

@@ -2,7 +2,7 @@
 //! resume after a disconnect gets exactly the missed events, an unknown id gets a reset,
 //! and a client that leaves leaves no subscriber behind.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

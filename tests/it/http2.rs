@@ -3,7 +3,7 @@
 //!
 //! Needs `curl` (`.ci/run` installs it). Skipped locally without it; fails under CI.
 
-mod common;
+use crate::common;
 
 use std::{
     io::{BufRead, BufReader},

@@ -5,11 +5,9 @@
 //! Needs `chromium` and `npm ci` in `tests/browser` (`.ci/run` does both). Without them the
 //! test fails, saying what to install (`cargo test -- --skip browser_` leaves it out).
 
-mod common;
+use crate::common;
 
-#[path = "../examples/demo/main.rs"]
-#[allow(dead_code)]
-mod demo;
+use crate::demo;
 
 use std::{
     path::PathBuf,

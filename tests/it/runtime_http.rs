@@ -1,7 +1,7 @@
 //! The runtime over real HTTP: a real actix-web server on 127.0.0.1, a real client, and an
 //! independent SSE parser. Every wait is bounded.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{

@@ -6,7 +6,7 @@
 //!
 //! Needs what `tests/browser.rs` needs; without it, it fails saying what to install.
 
-mod common;
+use crate::common;
 
 use actix_sse::prelude::*;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};

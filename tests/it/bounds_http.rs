@@ -2,7 +2,7 @@
 //! is let go at its queue's byte bound, and a flood of rooms stays within the hub's memory
 //! budget, with a `reset` for whoever resumes into evicted history.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

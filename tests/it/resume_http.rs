@@ -2,7 +2,7 @@
 //! as unreadable (no id, and `is_unreadable`); `LastEventId::parse()?` answers it `400`
 //! instead (the handler's choice).
 
-mod common;
+use crate::common;
 
 use actix_sse::prelude::*;
 use actix_web::{http::StatusCode, App};

@@ -2,11 +2,9 @@
 //! `POST /v1/chat/completions` on a real server, read byte for byte by a raw HTTP/1.1
 //! client and by a Node `fetch` reader (the shape of fetch-based LLM SDKs).
 
-mod common;
+use crate::common;
 
-#[path = "../examples/llm.rs"]
-#[allow(dead_code)]
-mod llm;
+use crate::llm;
 
 use actix_web::App;
 use common::{raw_request, read_chunked_to_end};

@@ -4,7 +4,7 @@
 //! extractors keep their own error. The head waits for the first event, the handler's
 //! return, or the first heartbeat when it comes before `HEAD_WAIT` (1 s).
 
-mod common;
+use crate::common;
 
 use std::{
     future::{ready, Ready},

@@ -2,7 +2,7 @@
 //! `web::Json`, answered with a stream (as fetch-based clients and LLM-style APIs do), on a
 //! real server, parsed by the independent parser.
 
-mod common;
+use crate::common;
 
 use actix_sse::prelude::*;
 use actix_web::{http::StatusCode, web, App, HttpMessage as _};

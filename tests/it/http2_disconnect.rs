@@ -2,7 +2,7 @@
 //! stream is silent (`heartbeat = "off"`) has its handler dropped within a second. The
 //! client is the `h2` crate (not ours); the connection close is also tried with curl.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{
