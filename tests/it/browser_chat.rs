@@ -3,7 +3,7 @@
 //! in order, with the same ids as the page that stayed. Screenshot:
 //! `target/browser/chat.png`.
 //!
-//! Needs what `tests/browser.rs` needs; without it, it fails saying what to install.
+//! Needs what `tests/it/browser.rs` needs; without it, it fails saying what to install.
 
 use crate::common;
 

@@ -4,7 +4,7 @@
 //! ALPN `h2`): one page opens 8 streams and every one receives its event, each request
 //! served as HTTP/2. The control: the same page over plain HTTP/1.1 gets only 6.
 //!
-//! Needs what `tests/browser.rs` needs; without it, it fails saying what to install.
+//! Needs what `tests/it/browser.rs` needs; without it, it fails saying what to install.
 
 use crate::common;
 

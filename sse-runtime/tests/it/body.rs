@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::{boxed, next, next_chunk, Body};

@@ -4,7 +4,7 @@
 
 use std::{cell::Cell, rc::Rc, time::Duration};
 
-mod common;
+use crate::common;
 
 use common::{boxed, next, next_chunk};
 use sse_runtime::{DataWriter, Event, IntoEvent, SerializeError, Serializer, Sse, MAX_HEARTBEAT};

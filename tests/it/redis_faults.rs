@@ -16,10 +16,10 @@
 //!
 //! ```text
 //! cargo build --release --example chat
-//! FAULTS=1000 cargo test --release --test redis_faults -- --nocapture
+//! FAULTS=1000 cargo test --release --test it redis_faults -- --nocapture
 //! ```
 
-mod common;
+use crate::common;
 
 use std::{
     cell::{Cell, RefCell},
