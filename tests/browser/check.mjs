@@ -1,6 +1,6 @@
 // Opens the demo page in Debian's headless Chromium (driven by playwright-core, no browser
 // download), waits until a person would see every stream at work, saves a screenshot and
-// prints what the page shows as one JSON line. tests/browser.rs runs this and asserts.
+// prints what the page shows as one JSON line. tests/it/browser.rs runs this and asserts.
 //
 // usage: node check.mjs <url> <screenshot.png>
 import { chromium } from "playwright-core";
