@@ -123,9 +123,8 @@ async fn job_progress(
             send!(now, event = "done", id = now.percent)?;
             return Ok(());
         }
-        if seen < Some(now.percent)
-        /* `None` is below every `Some` */
-        {
+        // Not sent to this client yet (`None`, a new client, is below every `Some`).
+        if seen < Some(now.percent) {
             send!(now, id = now.percent)?;
             seen = Some(now.percent);
         }
