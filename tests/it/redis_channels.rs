@@ -573,3 +573,117 @@ async fn redis_a_topic_record_lost_alone_gives_a_reset_not_a_gap() {
     assert_eq!(next(&mut sub).await.id(), &live);
     assert!(live.sequence() > more.sequence());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_the_hub_record_lost_alone_moves_to_a_new_epoch_and_publishing_goes_on() {
+    need_redis!("redis_hub_lost");
+    let redis = RedisServer::start();
+    let a = Channels::redis(&redis.url()).await.unwrap();
+    let b = Channels::redis(&redis.url()).await.unwrap();
+    let mut sub = b.subscribe("t", None).await;
+    let mut before = Vec::new();
+    for i in 0..5 {
+        let id = a.publish("t", format!("old {i}")).await.unwrap();
+        assert_eq!(next(&mut sub).await.id(), &id);
+        before.push(id);
+    }
+    a.publish("other", "elsewhere").await.unwrap();
+
+    // The counter and its epoch go together (`DEL`, or `maxmemory` eviction), the topics'
+    // histories stay. Publishing to an existing topic works at once (it used to fail until
+    // the counter passed the history's newest position), in a new epoch: no id repeats.
+    assert_eq!(redis.command(&["DEL", "actix-sse:hub"]), ":1\r\n");
+    let after = a.publish("t", "new").await.unwrap();
+    assert_ne!(epoch_of(&after), epoch_of(&before[0]));
+    assert!(before.iter().all(|id| id.to_string() != after.to_string()));
+    let other = a.publish("other", "new elsewhere").await.unwrap();
+    assert_eq!(epoch_of(&other), epoch_of(&after));
+
+    // The live subscriber is told, then goes on.
+    let reset = next(&mut sub).await;
+    assert_eq!(
+        (reset.is_reset(), data(&reset)),
+        (true, "unknown-id".into())
+    );
+    let ev = next(&mut sub).await;
+    assert_eq!((ev.id(), data(&ev)), (&after, "new".into()));
+
+    // A client with an id from before is told, never replayed the old epoch's history.
+    let mut resumed = b.subscribe("t", &before[2].to_string()).await;
+    let reset = next(&mut resumed).await;
+    assert_eq!(
+        (reset.is_reset(), data(&reset)),
+        (true, "unknown-id".into())
+    );
+    quiet(&mut resumed).await;
+    // One of the new epoch resumes exactly; the old history is not in it.
+    let mut exact = b.subscribe("t", &after.to_string()).await;
+    quiet(&mut exact).await;
+    let live = a.publish("t", "live").await.unwrap();
+    assert_eq!(next(&mut exact).await.id(), &live);
+    assert_eq!(next(&mut resumed).await.id(), &live);
+    let mut from_start = b
+        .subscribe_many(&["t"], &format!("{}-0", epoch_of(&after)))
+        .await;
+    let ev = next(&mut from_start).await;
+    assert_eq!((ev.id(), data(&ev)), (&after, "new".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_counter_that_went_back_never_hands_out_a_seen_id_again() {
+    need_redis!("redis_counter_back");
+    let redis = RedisServer::start();
+    let a = Channels::redis(&redis.url()).await.unwrap();
+    let b = Channels::redis(&redis.url()).await.unwrap();
+    let mut sub = b.subscribe("t", None).await;
+    let mut before = Vec::new();
+    for i in 0..6 {
+        let id = a.publish("t", format!("acknowledged {i}")).await.unwrap();
+        assert_eq!(next(&mut sub).await.id(), &id);
+        before.push(id);
+    }
+
+    // What a failover to a replica that was behind (or a crash with `appendfsync
+    // everysec`) leaves: the same epoch, an older counter. Positions 4..=6 were handed out
+    // and delivered; a Redis that forgot them must not name other events with them.
+    let hub_seq = before[2].sequence().to_string();
+    assert_eq!(
+        redis.command(&["HSET", "actix-sse:hub", "seq", &hub_seq]),
+        ":0\r\n"
+    );
+    let after = a.publish("t", "after the loss").await.unwrap();
+    assert_ne!(
+        epoch_of(&after),
+        epoch_of(&before[0]),
+        "a new epoch, not {after}"
+    );
+    assert!(before.iter().all(|id| id.to_string() != after.to_string()));
+
+    // Subscribers are told that events may be missing, then get the new ones.
+    let reset = next(&mut sub).await;
+    assert_eq!(
+        (reset.is_reset(), data(&reset)),
+        (true, "unknown-id".into())
+    );
+    assert_eq!(next(&mut sub).await.id(), &after);
+    // A client holding a lost position is told too, whichever instance it reaches.
+    for hub in [&a, &b] {
+        let mut resumed = hub.subscribe("t", &before[5].to_string()).await;
+        let reset = next(&mut resumed).await;
+        assert_eq!(
+            (reset.is_reset(), data(&reset)),
+            (true, "unknown-id".into())
+        );
+        quiet(&mut resumed).await;
+    }
+    // The other instance publishes in the new epoch too.
+    let from_b = b.publish("t", "from b").await.unwrap();
+    assert_eq!(epoch_of(&from_b), epoch_of(&after));
+    assert!(from_b.sequence() > after.sequence());
+}
+
+/// The `{epoch}` part of an id.
+fn epoch_of(id: &actix_sse::EventId) -> String {
+    let text = id.to_string();
+    text[..text.rfind('-').unwrap()].to_owned()
+}

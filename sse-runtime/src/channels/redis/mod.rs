@@ -12,6 +12,22 @@
 //! with an expired topic: resuming from it into a topic with no keys, or into a topic
 //! created afresh, gives a reset; newer positions resume exactly.
 //!
+//! **Ids never name the wrong event.** An id is `{epoch}-{position}`. The epoch and the
+//! counter are one hash, so Redis loses (deletes, evicts under `maxmemory`) both or neither:
+//! a counter that starts again starts in a new epoch, and every id from before is unknown
+//! (a reset), never a position in the new one. A topic's history records its epoch; a
+//! history of an earlier epoch is dropped at the topic's next publish and never replayed,
+//! so publishing to existing topics goes on at once. A counter can also go *back* within
+//! its epoch, when Redis loses writes it acknowledged (a failover to a replica that was
+//! behind, a crash with `appendfsync everysec`): every instance remembers the newest
+//! position it has seen (published, relayed, read as the head), and the publish script,
+//! handed that position, moves to a new epoch when the counter gives it out again. So ids
+//! handed out after such a loss never equal one an instance saw before it, subscribers get
+//! a reset, and a client holding a lost position resets (a position beyond the head is
+//! unknown). What no running instance saw (every instance restarted after the loss) is not
+//! detected; a replica acknowledging each write (`WAIT`, `min-replicas-to-write`) closes
+//! that gap.
+//!
 //! One Lua script publishes (next position, append, trim,
 //! `PUBLISH` to the topic's Pub/Sub channel), so history and live delivery cannot diverge;
 //! another reads where a subscription starts.
@@ -99,8 +115,8 @@ impl From<redis::RedisError> for BackendError {
 
 /// Names of the keys of one hub.
 struct Keys {
-    epoch: String,
-    seq: String,
+    /// The hub's epoch and position counter, in one hash: lost together or not at all.
+    hub: String,
     clock: String,
     prefix: String,
 }
@@ -108,8 +124,7 @@ struct Keys {
 impl Keys {
     fn new(prefix: &str) -> Self {
         Self {
-            epoch: format!("{prefix}:epoch"),
-            seq: format!("{prefix}:seq"),
+            hub: format!("{prefix}:hub"),
             clock: format!("{prefix}:clock"),
             prefix: prefix.to_owned(),
         }
@@ -142,6 +157,10 @@ pub(crate) struct Shared {
     config: Config,
     /// The epoch last seen in Redis (0 before the first contact).
     epoch: AtomicU64,
+    /// The newest position this instance has seen handed out (published, relayed, or
+    /// read as the head), with its epoch: if Redis hands it out again, its counter went
+    /// back, and the publish script moves to a new epoch instead.
+    seen: std::sync::Mutex<(u64, u64)>,
     /// The command connection, made again after a failure.
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     relay: Relay,
@@ -207,6 +226,7 @@ impl Hub {
             keys: Keys::new(&config.prefix),
             config,
             epoch: AtomicU64::new(0),
+            seen: std::sync::Mutex::new((0, 0)),
             conn: tokio::sync::Mutex::new(None),
             relay: Relay::default(),
             publish: redis::Script::new(PUBLISH),
@@ -333,10 +353,14 @@ impl Shared {
             .config
             .history_age
             .map_or(0, |a| a.as_millis().max(1) as u64);
+        let (seen_epoch, seen) = *self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let seen_epoch = match seen_epoch {
+            0 => String::new(),
+            epoch => epoch_text(epoch),
+        };
         let result: Result<String, _> = self
             .publish
-            .key(&self.keys.epoch)
-            .key(&self.keys.seq)
+            .key(&self.keys.hub)
             .key(self.keys.stream(topic))
             .key(self.keys.meta(topic))
             .key(&self.keys.clock)
@@ -346,6 +370,8 @@ impl Shared {
             .arg(age)
             .arg(self.ttl_ms())
             .arg(self.keys.channel(topic))
+            .arg(seen_epoch)
+            .arg(seen)
             .invoke_async(&mut conn)
             .await;
         let id = match result {
@@ -359,7 +385,18 @@ impl Shared {
             .parse()
             .map_err(|_| BackendError(format!("unexpected id {id:?} from the script")))?;
         self.epoch.store(id.epoch(), SeqCst);
+        self.saw(id.epoch(), id.sequence());
         Ok(id)
+    }
+
+    /// `seq` of `epoch` was handed out: the newest position seen, if it is newer.
+    pub(crate) fn saw(&self, epoch: u64, seq: u64) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.0 != epoch {
+            *seen = (epoch, seq);
+        } else if seq > seen.1 {
+            seen.1 = seq;
+        }
     }
 
     /// Reads where a subscription to `topics` starts (see `resume.lua`).
@@ -381,10 +418,7 @@ impl Shared {
             .history_age
             .map_or(0, |a| a.as_millis().max(1) as u64);
         let mut invocation = self.resume.prepare_invoke();
-        invocation
-            .key(&self.keys.epoch)
-            .key(&self.keys.seq)
-            .key(&self.keys.clock);
+        invocation.key(&self.keys.hub).key(&self.keys.clock);
         for topic in topics {
             invocation
                 .key(self.keys.stream(topic))
@@ -409,6 +443,7 @@ impl Shared {
             .ok_or_else(|| BackendError("unexpected reply from the resume script".into()))?;
         if start.epoch != 0 {
             self.epoch.store(start.epoch, SeqCst);
+            self.saw(start.epoch, start.head);
         }
         Ok(start)
     }

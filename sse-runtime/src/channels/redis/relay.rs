@@ -169,6 +169,7 @@ impl Relay {
             shared.epoch.store(id.epoch(), SeqCst);
         }
         st.position = st.position.max(seq);
+        shared.saw(id.epoch(), seq);
         let Some(t) = st.topics.get_mut(topic) else {
             return false;
         };

@@ -1,22 +1,23 @@
 -- Reads where a subscription starts: the hub's epoch and newest position, and for each
 -- topic the events after the client's position (or the last few), in one atomic step.
 --
--- KEYS[1] epoch, KEYS[2] seq, KEYS[3] clock (see publish.lua)
--- KEYS[4..] for each topic, its stream then its meta hash (`last`, `trimmed`)
+-- KEYS[1] hub (`epoch`, `seq`), KEYS[2] clock (see publish.lua)
+-- KEYS[3..] for each topic, its stream then its meta hash (`epoch`, `last`, `trimmed`)
 -- ARGV[1] the client's epoch ('' to start live)
 -- ARGV[2] the client's position
 -- ARGV[3] without a position: how many of the newest events to replay per topic
 -- ARGV[4] history: most age in ms (0: no bound)
--- ARGV[5] a fresh epoch, used if KEYS[1] is missing (a new or wiped Redis)
+-- ARGV[5] a fresh epoch, used if the hub is missing (a new or wiped Redis)
 -- ARGV[6] a topic's idle expiry in ms
 -- returns { epoch, head, mode, per topic: { trimmed (0/1), seq, frame, seq, frame, .. } }
 -- where mode is 'live', 'after' or 'unknown'
-local epoch = redis.call('GET', KEYS[1])
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[5]
-  redis.call('SET', KEYS[1], epoch)
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+  redis.call('DEL', KEYS[2])
 end
-local head = tonumber(redis.call('GET', KEYS[2]) or '0')
+local head = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 local after = tonumber(ARGV[2])
 local mode = 'after'
 if ARGV[1] == '' then
@@ -33,16 +34,28 @@ end
 -- For a topic with no keys (never published to, or expired after being idle): any
 -- position older than the expiry may have been lost with it.
 local floor = head
-local newer = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. (ms - tonumber(ARGV[6])), '+inf', 'LIMIT', 0, 1)
+local newer = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. (ms - tonumber(ARGV[6])), '+inf', 'LIMIT', 0, 1)
 if #newer > 0 then
   floor = tonumber(newer[1]) - 1
 end
 
 local out = { epoch, head, mode }
-for i = 4, #KEYS, 2 do
+for i = 3, #KEYS, 2 do
   local stream, meta = KEYS[i], KEYS[i + 1]
   local trimmed = floor
-  if redis.call('EXISTS', meta) == 0 and redis.call('EXISTS', stream) == 1 then
+  -- A history of an earlier epoch (the hub's record was lost, or its counter went back):
+  -- nothing of this epoch is in it, and nothing of this epoch was lost from it.
+  local stale = false
+  local topic_epoch = redis.call('HGET', meta, 'epoch')
+  if topic_epoch then
+    stale = topic_epoch ~= epoch
+  else
+    local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+    stale = #newest > 0 and not string.find(newest[1][2][2], 'id: ' .. epoch .. '-', 1, true)
+  end
+  if stale then
+    trimmed = 0
+  elseif redis.call('EXISTS', meta) == 0 and redis.call('EXISTS', stream) == 1 then
     -- The record went (evicted) but the history stayed: it only ever loses its oldest
     -- entries, so all before its first one may be gone.
     local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
@@ -62,7 +75,9 @@ for i = 4, #KEYS, 2 do
     end
   end
   local entries = {}
-  if mode == 'after' then
+  if stale then
+    entries = {}
+  elseif mode == 'after' then
     entries = redis.call('XRANGE', stream, '(0-' .. after, '+')
   elseif mode == 'live' and tonumber(ARGV[3]) > 0 then
     entries = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', ARGV[3])
