@@ -22,6 +22,9 @@
 //! REDIS_URL=redis://127.0.0.1:6379/ PORT=8081 cargo run --example chat &
 //! REDIS_URL=redis://127.0.0.1:6379/ PORT=8082 cargo run --example chat &
 //! ```
+//!
+//! Behind Sentinel, `REDIS_URL=redis+sentinel://127.0.0.1:26379/mymaster` (sentinel
+//! addresses separated by commas) follows the master through failovers.
 
 use actix_sse::{prelude::*, PublishError};
 use actix_web::{web, App, HttpResponse, HttpServer};

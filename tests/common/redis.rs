@@ -14,6 +14,8 @@ pub struct RedisServer {
     pub port: u16,
     dir: PathBuf,
     persistent: bool,
+    /// More arguments for `redis-server` (a replica's `--replicaof`).
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
@@ -46,6 +48,14 @@ impl RedisServer {
         Self::start_with(true)
     }
 
+    /// Starts a replica of the server on `master`'s port (nothing on disk).
+    pub fn start_replica_of(master: u16) -> Self {
+        let mut server = Self::start_with(false);
+        server.command(&["REPLICAOF", "127.0.0.1", &master.to_string()]);
+        server.extra = vec!["--replicaof".into(), "127.0.0.1".into(), master.to_string()];
+        server
+    }
+
     fn start_with(persistent: bool) -> Self {
         let port = free_port();
         let dir =
@@ -55,6 +65,7 @@ impl RedisServer {
             port,
             dir,
             persistent,
+            extra: Vec::new(),
             child: None,
         };
         server.restart();
@@ -78,6 +89,7 @@ impl RedisServer {
             .arg(&self.dir)
             .args(["--save", ""])
             .args(["--daemonize", "no", "--protected-mode", "no"]);
+        cmd.args(&self.extra);
         if self.persistent {
             cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
         } else {
@@ -161,6 +173,89 @@ impl Drop for RedisServer {
                 .status();
         }
         self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One Redis Sentinel (`redis-server --sentinel`, what Debian's `redis-sentinel` runs)
+/// watching the master on `master`'s port as `mymaster`, quorum 1; killed when dropped.
+pub struct Sentinel {
+    pub port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Sentinel {
+    pub fn start(master: u16) -> Self {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("actix-sse-sentinel-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {dir}\n\
+                 sentinel monitor mymaster 127.0.0.1 {master} 1\n\
+                 sentinel down-after-milliseconds mymaster 1000\n\
+                 sentinel failover-timeout mymaster 5000\n",
+                dir = dir.display()
+            ),
+        )
+        .unwrap();
+        // `redis-sentinel` where Debian's package installed it, else the same server in
+        // sentinel mode.
+        let program = if Command::new("redis-sentinel")
+            .arg("--version")
+            .output()
+            .is_ok()
+        {
+            "redis-sentinel"
+        } else {
+            "redis-server"
+        };
+        let child = Command::new(program)
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server --sentinel");
+        let sentinel = Self { port, dir, child };
+        let start = Instant::now();
+        while !sentinel.command(&["PING"]).starts_with("+PONG") {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "sentinel did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        sentinel
+    }
+
+    /// Runs one command; an empty reply if the sentinel cannot be reached.
+    pub fn command(&self, args: &[&str]) -> String {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return String::new();
+        };
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        if s.write_all(req.as_bytes()).is_err() {
+            return String::new();
+        }
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

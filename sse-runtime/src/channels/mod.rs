@@ -619,9 +619,19 @@ impl ChannelsBuilder {
     /// memory with its `maxmemory`). Each instance keeps two connections to Redis, whatever
     /// its number of subscribers.
     ///
+    /// **Sentinel**: `redis+sentinel://host1:26379,host2:26379,host3:26379/mymaster` (and
+    /// optionally `/{db}` after the master's name) finds the master through the sentinels,
+    /// asked in turn at every (re)connection, and follows a failover: publishes fail with
+    /// [`PublishError::Backend`] while the master changes, then go to the new one; open
+    /// streams stay open and catch up from its history, as after a Redis restart. With
+    /// asynchronous replication a failover can lose acknowledged events: their ids are
+    /// never reused, and clients that missed them get a `reset` (see the scaling-out guide
+    /// for what each setup guarantees).
+    ///
     /// # Errors
     ///
-    /// If the URL is invalid or Redis cannot be reached now.
+    /// If the URL is invalid or Redis (with Sentinel: a sentinel that names a master that
+    /// answers as one) cannot be reached now.
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub async fn connect_redis(self, url: &str) -> Result<Channels, BackendError> {

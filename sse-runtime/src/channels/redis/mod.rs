@@ -45,6 +45,7 @@
 //! was trimmed past them) give those subscribers a reset event.
 
 mod relay;
+mod target;
 
 use std::{
     fmt,
@@ -152,7 +153,7 @@ impl Keys {
 
 /// What a hub shares with its relay task.
 pub(crate) struct Shared {
-    client: redis::Client,
+    target: target::Target,
     keys: Keys,
     config: Config,
     /// The epoch last seen in Redis (0 before the first contact).
@@ -220,9 +221,8 @@ fn parse_epoch(text: &str) -> Option<u64> {
 impl Hub {
     /// Connects to Redis at `url` and starts the relay.
     pub(crate) async fn connect(url: &str, config: Config) -> Result<Self, BackendError> {
-        let client = redis::Client::open(url)?;
         let shared = Arc::new(Shared {
-            client,
+            target: target::Target::parse(url)?,
             keys: Keys::new(&config.prefix),
             config,
             epoch: AtomicU64::new(0),
@@ -327,7 +327,9 @@ impl Shared {
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
         let conn = self
-            .client
+            .target
+            .client()
+            .await?
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
         *slot = Some(conn.clone());
@@ -336,10 +338,13 @@ impl Shared {
 
     /// Forgets the command connection after an error that may have broken it.
     async fn failed(&self, err: &redis::RedisError) {
+        // A server that answers `READONLY` was demoted (a failover): the next command
+        // asks the sentinels for the new master.
         if err.is_io_error()
             || err.is_timeout()
             || err.is_connection_dropped()
             || err.is_connection_refusal()
+            || err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
         {
             *self.conn.lock().await = None;
         }

@@ -276,12 +276,20 @@ async fn run(
     let mut ready = Some(ready);
     let mut pause = Duration::from_millis(50);
     loop {
-        let connected =
-            match tokio::time::timeout(CONNECT_TIMEOUT, shared.client.get_async_pubsub()).await {
-                Ok(Ok(pubsub)) => Ok(pubsub),
-                Ok(Err(err)) => Err(BackendError::from(err)),
-                Err(_) => Err(BackendError("timed out connecting".into())),
-            };
+        let pubsub = async {
+            // The server to listen to: the one address, or the master now.
+            shared
+                .target
+                .client()
+                .await?
+                .get_async_pubsub()
+                .await
+                .map_err(BackendError::from)
+        };
+        let connected = match tokio::time::timeout(CONNECT_TIMEOUT, pubsub).await {
+            Ok(connected) => connected,
+            Err(_) => Err(BackendError("timed out connecting".into())),
+        };
         let pubsub = match connected {
             Ok(pubsub) => pubsub,
             Err(err) => {
