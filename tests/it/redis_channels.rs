@@ -772,3 +772,52 @@ async fn redis_sentinel_finds_the_master_and_follows_a_failover() {
         assert_eq!(next(&mut resumed).await.id(), id);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_relay_that_finds_the_counter_behind_moves_the_hub_to_a_new_epoch() {
+    need_redis!("redis_relay_counter_back");
+    let redis = RedisServer::start();
+    let a = Channels::redis(&redis.url()).await.unwrap();
+    let b = Channels::redis(&redis.url()).await.unwrap();
+    let mut sub = b.subscribe("t", None).await;
+    let mut before = Vec::new();
+    for i in 0..6 {
+        let id = a.publish("t", format!("delivered {i}")).await.unwrap();
+        assert_eq!(next(&mut sub).await.id(), &id);
+        before.push(id);
+    }
+    // The counter goes back (writes lost in a failover), and every connection drops, as a
+    // failover drops them. The publishing instance is gone: only b's relay saw the lost
+    // positions.
+    drop(a);
+    let behind = before[2].sequence().to_string();
+    assert_eq!(
+        redis.command(&["HSET", "actix-sse:hub", "seq", &behind]),
+        ":0\r\n"
+    );
+    redis.command(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+
+    // b's relay reconnects, finds the counter behind what it delivered: its subscribers
+    // are told, and the hub moves to a new epoch.
+    let reset = next(&mut sub).await;
+    assert_eq!(
+        (reset.is_reset(), data(&reset)),
+        (true, "unknown-id".into())
+    );
+    // So an instance that saw nothing (started now) cannot hand out a seen id again.
+    let c = Channels::redis(&redis.url()).await.unwrap();
+    let fresh = c.publish("t", "after").await.unwrap();
+    assert_ne!(epoch_of(&fresh), epoch_of(&before[0]));
+    assert!(before.iter().all(|id| id.to_string() != fresh.to_string()));
+    assert_eq!(next(&mut sub).await.id(), &fresh);
+    // A client holding a lost position is told, now and after the counter passes it.
+    for i in 0..6 {
+        c.publish("t", format!("more {i}")).await.unwrap();
+    }
+    let mut resumed = b.subscribe("t", &before[5].to_string()).await;
+    let reset = next(&mut resumed).await;
+    assert_eq!(
+        (reset.is_reset(), data(&reset)),
+        (true, "unknown-id".into())
+    );
+}

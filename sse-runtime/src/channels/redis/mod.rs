@@ -21,10 +21,13 @@
 //! its epoch, when Redis loses writes it acknowledged (a failover to a replica that was
 //! behind, a crash with `appendfsync everysec`): every instance remembers the newest
 //! position it has seen (published, relayed, read as the head), and the publish script,
-//! handed that position, moves to a new epoch when the counter gives it out again. So ids
-//! handed out after such a loss never equal one an instance saw before it, subscribers get
-//! a reset, and a client holding a lost position resets (a position beyond the head is
-//! unknown). What no running instance saw (every instance restarted after the loss) is not
+//! handed that position, moves to a new epoch when the counter gives it out again; a relay
+//! that reconnects (a failover drops every connection) and finds the counter behind what it
+//! delivered moves the hub to a new epoch at once. So ids handed out after such a loss
+//! never equal one an instance saw before it, subscribers get a reset, and a client holding
+//! a lost position resets (a position beyond the head is unknown, and once the new epoch
+//! begins, an old id is). A client's own `Last-Event-ID` never moves the epoch (it could be
+//! forged). What no running instance saw (every instance restarted after the loss) is not
 //! detected; a replica acknowledging each write (`WAIT`, `min-replicas-to-write`) closes
 //! that gap.
 //!
@@ -405,11 +408,14 @@ impl Shared {
     }
 
     /// Reads where a subscription to `topics` starts (see `resume.lua`).
+    /// `relay`: the relay catching up from the newest position it delivered (which, if
+    /// the counter is behind it, moves the hub to a new epoch; a client's id never does).
     async fn start(
         &self,
         topics: &[Arc<str>],
         mode: Mode,
         client_epoch: Option<u64>,
+        relay: bool,
     ) -> Result<Start, BackendError> {
         let mut conn = self.connection().await?;
         let (epoch_arg, after) = match (mode, client_epoch) {
@@ -435,7 +441,8 @@ impl Shared {
             .arg(self.config.replay_last)
             .arg(age)
             .arg(fresh_epoch())
-            .arg(self.ttl_ms());
+            .arg(self.ttl_ms())
+            .arg(if relay { "1" } else { "0" });
         let reply: Result<redis::Value, _> = invocation.invoke_async(&mut conn).await;
         let reply = match reply {
             Ok(reply) => reply,
@@ -536,7 +543,7 @@ impl Request {
             .await
             .map_err(|_| BackendError("relay stopped".into()))??;
         self.shared
-            .start(&self.topics, self.mode, self.client_epoch)
+            .start(&self.topics, self.mode, self.client_epoch, false)
             .await
     }
 

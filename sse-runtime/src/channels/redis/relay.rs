@@ -323,7 +323,7 @@ async fn run(
                 break;
             }
             match shared
-                .start(&topics, Mode::After(position), Some(epoch))
+                .start(&topics, Mode::After(position), Some(epoch), true)
                 .await
             {
                 Ok(start) => {

@@ -9,6 +9,8 @@
 -- ARGV[4] history: most age in ms (0: no bound)
 -- ARGV[5] a fresh epoch, used if the hub is missing (a new or wiped Redis)
 -- ARGV[6] a topic's idle expiry in ms
+-- ARGV[7] '1' when an instance's relay catches up from the newest position it delivered
+--         (trusted: a client's `Last-Event-ID` is not)
 -- returns { epoch, head, mode, per topic: { trimmed (0/1), seq, frame, seq, frame, .. } }
 -- where mode is 'live', 'after' or 'unknown'
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
@@ -24,6 +26,14 @@ if ARGV[1] == '' then
   mode = 'live'
 elseif ARGV[1] ~= epoch or after > head then
   mode = 'unknown'
+  if ARGV[7] == '1' and ARGV[1] == epoch then
+    -- A relay delivered positions beyond the counter: Redis lost writes it acknowledged
+    -- (a failover to a replica that was behind, a crash). A new epoch, so that those
+    -- positions are never handed out again (see publish.lua).
+    epoch = ARGV[5]
+    redis.call('HSET', KEYS[1], 'epoch', epoch)
+    redis.call('DEL', KEYS[2])
+  end
 end
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
