@@ -20,6 +20,11 @@
 //!   them, in order).
 //! - **Redis CPU/event**: the redis-server process's CPU time (`/proc/PID/schedstat`) over
 //!   the throughput phase divided by the events published.
+//! - **the publish script against a bare pair**: the same 16 publishers, once through the
+//!   hub (the publish script: next position, append, trim, records, `PUBLISH`) and once as
+//!   a bare `XADD` + `PUBLISH` of the same frame, pipelined on one multiplexed connection
+//!   as redis-rs does (no subscribers, so only the publish side is measured): events/s and
+//!   Redis CPU per event, side by side.
 
 use std::{
     net::TcpListener,
@@ -93,7 +98,12 @@ impl Drop for Redis {
 }
 
 fn builder() -> ChannelsBuilder {
-    Channels::builder().history_events(1_000).queue(100_000)
+    // Queues that hold a whole burst (100,000 events of ~100 B): the subscribers read as
+    // fast as they can, and the measure is the delivery, not the lag policy.
+    Channels::builder()
+        .history_events(1_000)
+        .queue(100_000)
+        .queue_bytes(32 << 20)
 }
 
 /// (publisher, subscribers' hub) for a backend.
@@ -200,6 +210,72 @@ async fn throughput(redis: Option<&Redis>, events: usize, subscribers: usize) ->
     events as f64 / started.elapsed().as_secs_f64()
 }
 
+/// 16 publishers, `events` in all, through the hub (no subscriber): events/s.
+async fn publish_script(redis: &Redis, events: usize) -> f64 {
+    let (publisher, _) = hubs(Some(redis), "cost").await;
+    let started = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut publishers = Vec::new();
+    for _ in 0..16 {
+        let (publisher, next) = (publisher.clone(), next.clone());
+        publishers.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < events as u64 {
+                publisher
+                    .publish("t", "x".repeat(64))
+                    .await
+                    .expect("publish");
+            }
+        }));
+    }
+    for t in publishers {
+        t.await.unwrap();
+    }
+    events as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The same with a bare `XADD` + `PUBLISH` per event (a pipeline of two, on one
+/// multiplexed connection): events/s.
+async fn publish_bare(redis: &Redis, events: usize) -> f64 {
+    let client = redis::Client::open(redis.url()).expect("client");
+    let conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let frame = format!("data: {}\nid: 1234567890-1\n\n", "x".repeat(64));
+    let started = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut publishers = Vec::new();
+    for _ in 0..16 {
+        let (mut conn, next, frame) = (conn.clone(), next.clone(), frame.clone());
+        publishers.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= events as u64 {
+                    break;
+                }
+                let _: () = redis::pipe()
+                    .cmd("XADD")
+                    .arg("bare:stream")
+                    .arg(format!("0-{}", n + 1))
+                    .arg("f")
+                    .arg(&frame)
+                    .ignore()
+                    .cmd("PUBLISH")
+                    .arg("bare:live")
+                    .arg(&frame)
+                    .ignore()
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or(());
+            }
+        }));
+    }
+    for t in publishers {
+        t.await.unwrap();
+    }
+    events as f64 / started.elapsed().as_secs_f64()
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -238,5 +314,30 @@ async fn main() {
     println!(
         "| Redis CPU per event (history on) | – | {:.1} µs | |",
         cpu as f64 / thr_events as f64 / 1e3
+    );
+
+    // The publish script against a bare pipelined XADD + PUBLISH, publishers only.
+    let cpu_before = procfs::sched_ns(pid).unwrap_or(0);
+    let script = publish_script(&redis, thr_events).await;
+    let script_cpu = procfs::sched_ns(pid).unwrap_or(0).saturating_sub(cpu_before) as f64
+        / thr_events as f64
+        / 1e3;
+    let cpu_before = procfs::sched_ns(pid).unwrap_or(0);
+    let bare = publish_bare(&redis, thr_events).await;
+    let bare_cpu = procfs::sched_ns(pid).unwrap_or(0).saturating_sub(cpu_before) as f64
+        / thr_events as f64
+        / 1e3;
+    println!();
+    println!("| publishes, 16 publishers, no subscriber | publish script | bare XADD + PUBLISH | script / bare |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| events/s | {:.0} k | {:.0} k | {:.2}× |",
+        script / 1e3,
+        bare / 1e3,
+        script / bare
+    );
+    println!(
+        "| Redis CPU per event | {script_cpu:.1} µs | {bare_cpu:.1} µs | {:.2}× |",
+        script_cpu / bare_cpu
     );
 }
