@@ -319,12 +319,16 @@ async fn main() {
     // The publish script against a bare pipelined XADD + PUBLISH, publishers only.
     let cpu_before = procfs::sched_ns(pid).unwrap_or(0);
     let script = publish_script(&redis, thr_events).await;
-    let script_cpu = procfs::sched_ns(pid).unwrap_or(0).saturating_sub(cpu_before) as f64
+    let script_cpu = procfs::sched_ns(pid)
+        .unwrap_or(0)
+        .saturating_sub(cpu_before) as f64
         / thr_events as f64
         / 1e3;
     let cpu_before = procfs::sched_ns(pid).unwrap_or(0);
     let bare = publish_bare(&redis, thr_events).await;
-    let bare_cpu = procfs::sched_ns(pid).unwrap_or(0).saturating_sub(cpu_before) as f64
+    let bare_cpu = procfs::sched_ns(pid)
+        .unwrap_or(0)
+        .saturating_sub(cpu_before) as f64
         / thr_events as f64
         / 1e3;
     println!();
