@@ -581,12 +581,7 @@ async fn redis_the_hub_record_lost_alone_moves_to_a_new_epoch_and_publishing_goe
     let a = Channels::redis(&redis.url()).await.unwrap();
     let b = Channels::redis(&redis.url()).await.unwrap();
     let mut sub = b.subscribe("t", None).await;
-    let mut before = Vec::new();
-    for i in 0..5 {
-        let id = a.publish("t", format!("old {i}")).await.unwrap();
-        assert_eq!(next(&mut sub).await.id(), &id);
-        before.push(id);
-    }
+    let before = published_and_received(&a, &mut sub, 5).await;
     a.publish("other", "elsewhere").await.unwrap();
 
     // The counter and its epoch go together (`DEL`, or `maxmemory` eviction), the topics'
@@ -636,12 +631,7 @@ async fn redis_a_counter_that_went_back_never_hands_out_a_seen_id_again() {
     let a = Channels::redis(&redis.url()).await.unwrap();
     let b = Channels::redis(&redis.url()).await.unwrap();
     let mut sub = b.subscribe("t", None).await;
-    let mut before = Vec::new();
-    for i in 0..6 {
-        let id = a.publish("t", format!("acknowledged {i}")).await.unwrap();
-        assert_eq!(next(&mut sub).await.id(), &id);
-        before.push(id);
-    }
+    let before = published_and_received(&a, &mut sub, 6).await;
 
     // What a failover to a replica that was behind (or a crash with `appendfsync
     // everysec`) leaves: the same epoch, an older counter. Positions 4..=6 were handed out
@@ -682,6 +672,21 @@ async fn redis_a_counter_that_went_back_never_hands_out_a_seen_id_again() {
     assert!(from_b.sequence() > after.sequence());
 }
 
+/// `n` events published on `a`, each received by `sub` (on another instance) in order.
+async fn published_and_received(
+    a: &Channels,
+    sub: &mut Subscription,
+    n: usize,
+) -> Vec<actix_sse::EventId> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = a.publish("t", format!("before {i}")).await.unwrap();
+        assert_eq!(next(sub).await.id(), &id);
+        ids.push(id);
+    }
+    ids
+}
+
 /// The `{epoch}` part of an id.
 fn epoch_of(id: &actix_sse::EventId) -> String {
     let text = id.to_string();
@@ -710,12 +715,7 @@ async fn redis_sentinel_finds_the_master_and_follows_a_failover() {
     let a = Channels::redis(&url).await.unwrap();
     let b = Channels::redis(&url).await.unwrap();
     let mut sub = b.subscribe("t", None).await;
-    let mut before = Vec::new();
-    for i in 0..3 {
-        let id = a.publish("t", format!("before {i}")).await.unwrap();
-        assert_eq!(next(&mut sub).await.id(), &id);
-        before.push(id);
-    }
+    let before = published_and_received(&a, &mut sub, 3).await;
     // Acknowledged by the replica too (with asynchronous replication a failover can lose
     // writes; that case is the counter going back, tested above).
     assert_eq!(master.command(&["WAIT", "1", "2000"]), ":1\r\n");
@@ -780,12 +780,7 @@ async fn redis_a_relay_that_finds_the_counter_behind_moves_the_hub_to_a_new_epoc
     let a = Channels::redis(&redis.url()).await.unwrap();
     let b = Channels::redis(&redis.url()).await.unwrap();
     let mut sub = b.subscribe("t", None).await;
-    let mut before = Vec::new();
-    for i in 0..6 {
-        let id = a.publish("t", format!("delivered {i}")).await.unwrap();
-        assert_eq!(next(&mut sub).await.id(), &id);
-        before.push(id);
-    }
+    let before = published_and_received(&a, &mut sub, 6).await;
     // The counter goes back (writes lost in a failover), and every connection drops, as a
     // failover drops them. The publishing instance is gone: only b's relay saw the lost
     // positions.

@@ -191,43 +191,36 @@ async fn throughput(redis: Option<&Redis>, events: usize, subscribers: usize) ->
         }));
     }
     let started = Instant::now();
-    let next = Arc::new(AtomicU64::new(0));
-    let mut publishers = Vec::new();
-    for _ in 0..16 {
-        let (publisher, next) = (publisher.clone(), next.clone());
-        publishers.push(tokio::spawn(async move {
-            while next.fetch_add(1, Ordering::Relaxed) < events as u64 {
-                publisher
-                    .publish("t", "x".repeat(64))
-                    .await
-                    .expect("publish");
-            }
-        }));
-    }
+    let publishers = publish_16(&publisher, events);
     for t in publishers.into_iter().chain(tasks) {
         t.await.unwrap();
     }
     events as f64 / started.elapsed().as_secs_f64()
 }
 
+/// 16 tasks publishing 64 B events to topic `t` as fast as they can, `events` in all.
+fn publish_16(publisher: &Channels, events: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    let next = Arc::new(AtomicU64::new(0));
+    (0..16)
+        .map(|_| {
+            let (publisher, next) = (publisher.clone(), next.clone());
+            tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < events as u64 {
+                    publisher
+                        .publish("t", "x".repeat(64))
+                        .await
+                        .expect("publish");
+                }
+            })
+        })
+        .collect()
+}
+
 /// 16 publishers, `events` in all, through the hub (no subscriber): events/s.
 async fn publish_script(redis: &Redis, events: usize) -> f64 {
     let (publisher, _) = hubs(Some(redis), "cost").await;
     let started = Instant::now();
-    let next = Arc::new(AtomicU64::new(0));
-    let mut publishers = Vec::new();
-    for _ in 0..16 {
-        let (publisher, next) = (publisher.clone(), next.clone());
-        publishers.push(tokio::spawn(async move {
-            while next.fetch_add(1, Ordering::Relaxed) < events as u64 {
-                publisher
-                    .publish("t", "x".repeat(64))
-                    .await
-                    .expect("publish");
-            }
-        }));
-    }
-    for t in publishers {
+    for t in publish_16(&publisher, events) {
         t.await.unwrap();
     }
     events as f64 / started.elapsed().as_secs_f64()
