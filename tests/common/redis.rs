@@ -88,7 +88,9 @@ impl RedisServer {
             .arg("--dir")
             .arg(&self.dir)
             .args(["--save", ""])
-            .args(["--daemonize", "no", "--protected-mode", "no"]);
+            .args(["--daemonize", "no", "--protected-mode", "no"])
+            // A replica syncs at once (Redis waits 5 s for more replicas by default).
+            .args(["--repl-diskless-sync-delay", "0"]);
         cmd.args(&self.extra);
         if self.persistent {
             cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);

@@ -699,7 +699,11 @@ async fn redis_sentinel_finds_the_master_and_follows_a_failover() {
     let master = RedisServer::start();
     let replica = RedisServer::start_replica_of(master.port);
     let start = std::time::Instant::now();
-    while !replica.command(&["ROLE"]).contains("connected") {
+    // Online as the master sees it (it acknowledges writes from then on).
+    while !master
+        .command(&["INFO", "replication"])
+        .contains("state=online")
+    {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "the replica never synced"
@@ -815,4 +819,53 @@ async fn redis_a_relay_that_finds_the_counter_behind_moves_the_hub_to_a_new_epoc
         (reset.is_reset(), data(&reset)),
         (true, "unknown-id".into())
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_with_replicas_a_publish_is_acknowledged_once_a_replica_holds_it() {
+    need_redis!("redis_replicas");
+    let master = RedisServer::start();
+    let mut replica = RedisServer::start_replica_of(master.port);
+    let start = std::time::Instant::now();
+    // Online as the master sees it (it acknowledges writes from then on).
+    while !master
+        .command(&["INFO", "replication"])
+        .contains("state=online")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the replica never synced"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let hub = Channels::builder()
+        .replicas(1, Duration::from_millis(1500))
+        .connect_redis(&master.url())
+        .await
+        .unwrap();
+    let id = hub.publish("t", "replicated").await.unwrap();
+    // It is on the replica when the publish returns.
+    let stream = replica.command(&["XLEN", "actix-sse:stream:t"]);
+    assert_eq!(stream, ":1\r\n", "{id}");
+    // The first waited for the replica's first acknowledgement (it sends one a second);
+    // from then on each waits a round trip, not the timeout.
+    let started = std::time::Instant::now();
+    for _ in 0..10 {
+        hub.publish("t", "replicated").await.unwrap();
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // No replica: the publish is refused after the wait, not acknowledged.
+    replica.kill();
+    let started = std::time::Instant::now();
+    let refused = hub.publish("t", "not replicated").await;
+    assert!(
+        matches!(refused, Err(actix_sse::PublishError::Backend(_))),
+        "{refused:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(1500));
 }

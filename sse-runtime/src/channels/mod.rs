@@ -478,6 +478,8 @@ pub struct ChannelsBuilder {
     key_prefix: String,
     #[cfg(feature = "redis")]
     topic_ttl: Duration,
+    #[cfg(feature = "redis")]
+    replicas: Option<(usize, Duration)>,
 }
 
 impl Default for ChannelsBuilder {
@@ -496,6 +498,8 @@ impl Default for ChannelsBuilder {
             key_prefix: "actix-sse".into(),
             #[cfg(feature = "redis")]
             topic_ttl: Duration::from_secs(24 * 60 * 60),
+            #[cfg(feature = "redis")]
+            replicas: None,
         }
     }
 }
@@ -610,6 +614,24 @@ impl ChannelsBuilder {
         self
     }
 
+    /// With Redis: a publish succeeds only once `replicas` replicas hold it (Redis'
+    /// `WAIT`, at most `timeout`, itself at most 1.75 s), so that an acknowledged event survives a failover. Off by
+    /// default: replication is asynchronous, and a failover can lose the events the old
+    /// master acknowledged last (their subscribers are then told, with a `reset`).
+    ///
+    /// When fewer replicas answer in time, `publish` returns [`PublishError::Backend`]:
+    /// the event was stored on the master and may have reached subscribers already, so
+    /// publishing it again may deliver it twice (with another id). Each such publish
+    /// waits for one more round trip, and holds the instance's command connection while
+    /// it does; the first after a replica (re)connected can wait for that replica's first
+    /// acknowledgement, which Redis replicas send once a second.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn replicas(mut self, replicas: usize, timeout: Duration) -> Self {
+        self.replicas = (replicas > 0).then_some((replicas, timeout));
+        self
+    }
+
     /// A hub on Redis at `url` (for example `redis://127.0.0.1:6379/`), shared by every
     /// instance of the app that connects to it with the same [`key_prefix`](Self::key_prefix).
     ///
@@ -640,6 +662,7 @@ impl ChannelsBuilder {
             history_events: self.history_events,
             history_age: self.history_age,
             topic_ttl: self.topic_ttl,
+            replicas: self.replicas,
             limit: queue::Limit {
                 queue: self.queue,
                 bytes: self.queue_bytes,

@@ -28,8 +28,8 @@
 //! a lost position resets (a position beyond the head is unknown, and once the new epoch
 //! begins, an old id is). A client's own `Last-Event-ID` never moves the epoch (it could be
 //! forged). What no running instance saw (every instance restarted after the loss) is not
-//! detected; a replica acknowledging each write (`WAIT`, `min-replicas-to-write`) closes
-//! that gap.
+//! detected; a replica acknowledging each write (`ChannelsBuilder::replicas`, Redis'
+//! `WAIT`) closes that gap.
 //!
 //! One Lua script publishes (next position, append, trim,
 //! `PUBLISH` to the topic's Pub/Sub channel), so history and live delivery cannot diverge;
@@ -90,6 +90,8 @@ pub(crate) struct Config {
     pub(crate) history_age: Option<Duration>,
     /// How long a topic's keys outlive its last publish.
     pub(crate) topic_ttl: Duration,
+    /// Replicas that must hold a publish before it is acknowledged, and how long to wait.
+    pub(crate) replicas: Option<(usize, Duration)>,
     pub(crate) limit: Limit,
     pub(crate) reset_event: String,
     pub(crate) replay_last: usize,
@@ -394,6 +396,30 @@ impl Shared {
             .map_err(|_| BackendError(format!("unexpected id {id:?} from the script")))?;
         self.epoch.store(id.epoch(), SeqCst);
         self.saw(id.epoch(), id.sequence());
+        if let Some((replicas, timeout)) = self.config.replicas {
+            // `WAIT` counts the replicas that hold every write of this connection so far.
+            // Within the connection's response timeout, or the wait would count as a
+            // broken connection.
+            let timeout = timeout.min(RESPONSE_TIMEOUT - Duration::from_millis(250));
+            let waited: Result<usize, _> = redis::cmd("WAIT")
+                .arg(replicas)
+                .arg(timeout.as_millis().max(1) as u64)
+                .query_async(&mut conn)
+                .await;
+            match waited {
+                Ok(n) if n >= replicas => {}
+                Ok(n) => {
+                    return Err(BackendError(format!(
+                        "{id} is on the master but {n} of {replicas} replicas acknowledged \
+                         it within {timeout:?}"
+                    )))
+                }
+                Err(err) => {
+                    self.failed(&err).await;
+                    return Err(err.into());
+                }
+            }
+        }
         Ok(id)
     }
 
