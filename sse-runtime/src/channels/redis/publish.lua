@@ -99,17 +99,15 @@ end
 local keep = tonumber(ARGV[3])
 if keep > 0 then
   redis.call('XADD', KEYS[2], '0-' .. seq, 'f', frame, 't', ms)
-  -- Trim in batches with XDEL, recording the newest position removed: a resume from
-  -- before it has lost events.
+  -- Trim in batches, recording the newest position removed: a resume from before it has
+  -- lost events. `XTRIM MINID` drops whole nodes of the stream, unlike `XDEL`, which
+  -- leaves its entries as tombstones until a node empties.
   local over = redis.call('XLEN', KEYS[2]) - keep
   if over >= 100 or (over > 0 and keep < 100) then
     local old = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', over)
-    local ids = {}
-    for i, entry in ipairs(old) do
-      ids[i] = entry[1]
-    end
-    redis.call('XDEL', KEYS[2], unpack(ids))
-    trim(tonumber(string.match(ids[#ids], '%-(%d+)$')))
+    local newest = tonumber(string.match(old[#old][1], '%-(%d+)$'))
+    redis.call('XTRIM', KEYS[2], 'MINID', '0-' .. (newest + 1))
+    trim(newest)
   end
   local age = tonumber(ARGV[4])
   if age > 0 then
@@ -126,8 +124,9 @@ if keep > 0 then
       if #ids == 0 then
         break
       end
-      redis.call('XDEL', KEYS[2], unpack(ids))
-      trim(tonumber(string.match(ids[#ids], '%-(%d+)$')))
+      local newest = tonumber(string.match(ids[#ids], '%-(%d+)$'))
+      redis.call('XTRIM', KEYS[2], 'MINID', '0-' .. (newest + 1))
+      trim(newest)
       if #ids < #first then
         break
       end
