@@ -5,10 +5,10 @@
 --                        so Redis loses (deletes, evicts) both or neither: a counter that
 --                        starts again always starts in a new epoch.
 -- KEYS[2] stream         this topic's history
--- KEYS[2] meta           hash of this topic: `epoch` (of its history), `last` (newest
+-- KEYS[3] meta           hash of this topic: `epoch` (of its history), `last` (newest
 --                        position published to it) and `trimmed` (newest position removed
 --                        from its history)
--- KEYS[3] clock          sorted set: positions by the time they were handed out, a few a
+-- KEYS[4] clock          sorted set: positions by the time they were handed out, a few a
 --                        period, for the floor of a topic created afresh (see below)
 -- ARGV[1] a fresh epoch, used if the hub is missing or its counter went back
 -- ARGV[2] the encoded event without its id line and final blank line
