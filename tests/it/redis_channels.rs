@@ -869,3 +869,111 @@ async fn redis_with_replicas_a_publish_is_acknowledged_once_a_replica_holds_it()
     );
     assert!(started.elapsed() >= Duration::from_millis(1500));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sentinel_ledger_through_a_killed_master() {
+    need_redis!("redis_sentinel_ledger");
+    let mut master = RedisServer::start();
+    let replica = RedisServer::start_replica_of(master.port);
+    let start = std::time::Instant::now();
+    while !master
+        .command(&["INFO", "replication"])
+        .contains("state=online")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the replica never synced"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sentinel = common::redis::Sentinel::start(master.port);
+    let url = format!("redis+sentinel://127.0.0.1:{}/mymaster", sentinel.port);
+    let a = Channels::redis(&url).await.unwrap();
+    let b = Channels::redis(&url).await.unwrap();
+    let mut sub = b.subscribe("t", None).await;
+
+    // A publisher that goes on through the fault; the ledger holds what was acknowledged.
+    let ledger = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publisher = {
+        let (a, ledger, stop) = (a.clone(), ledger.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                match a.publish("t", format!("n{i}")).await {
+                    Ok(id) => ledger
+                        .lock()
+                        .unwrap()
+                        .push((format!("n{i}"), id.to_string())),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    let acknowledged = |n: usize| {
+        let ledger = ledger.clone();
+        async move {
+            let start = std::time::Instant::now();
+            while ledger.lock().unwrap().len() < n {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "publishing stalled"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    acknowledged(50).await;
+    // `kill -9` of the master: the sentinel notices (1 s) and promotes the replica.
+    master.kill();
+    let before_fault = ledger.lock().unwrap().len();
+    acknowledged(before_fault + 50).await;
+    assert!(replica.command(&["ROLE"]).contains("master"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    publisher.await.unwrap();
+    let ledger = ledger.lock().unwrap().clone();
+
+    // Every acknowledged id is new.
+    let ids: std::collections::HashSet<_> = ledger.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(ids.len(), ledger.len(), "an id was handed out twice");
+    // The subscriber reads until the last acknowledged event.
+    let last = ledger.last().unwrap().1.clone();
+    let mut got = Vec::new();
+    loop {
+        let ev = next(&mut sub).await;
+        let done = ev.id().to_string() == last;
+        got.push(ev);
+        if done {
+            break;
+        }
+    }
+    eprintln!(
+        "ledger: {} acknowledged, {} received, {} resets",
+        ledger.len(),
+        got.iter().filter(|ev| !ev.is_reset()).count(),
+        got.iter().filter(|ev| ev.is_reset()).count()
+    );
+    // Each acknowledged event arrived once, or a reset came before the gap.
+    let mut seen = std::collections::HashSet::new();
+    for ev in &got {
+        if !ev.is_reset() {
+            assert!(seen.insert(data(ev)), "{} twice", data(ev));
+        }
+    }
+    let position = |text: &str| got.iter().position(|ev| !ev.is_reset() && data(ev) == text);
+    let mut last_received: Option<usize> = None;
+    for (text, id) in &ledger {
+        match position(text) {
+            Some(at) => last_received = Some(at),
+            None => {
+                let after = last_received.map_or(0, |at| at + 1);
+                assert!(
+                    got[after..].iter().any(|ev| ev.is_reset()),
+                    "{text} ({id}) acknowledged, never received, and no reset told of it"
+                );
+            }
+        }
+    }
+}
