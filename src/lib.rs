@@ -511,16 +511,6 @@ pub mod __private {
 
     impl<T> SendOther for &Checked<T> {}
 
-    /// `serializer` takes `value`: `check_serializer(&v, &ser, Serializer::serialize)`.
-    #[inline(always)]
-    pub fn check_serializer<'v, T: ?Sized, S: ?Sized, A, R>(
-        value: &'v T,
-        serializer: &'v S,
-        _: fn(&S, &T, A) -> R,
-    ) -> Checked<(&'v T, &'v S)> {
-        Checked((value, serializer))
-    }
-
     /// `send!(value, ..)` with `serialize = ..`, when the serializer takes `value`.
     pub trait SendSerialized {
         /// `send!(value, ..)`.
@@ -656,7 +646,8 @@ pub mod __private {
     }
 
     impl SerializeTag {
-        /// The value and its serializer (see [`check_serializer`]).
+        /// The value and its serializer, once `serializer` takes `value` (the last
+        /// argument, `Serializer::serialize`, is the check).
         #[inline(always)]
         pub fn check<'v, T: ?Sized, S: ?Sized, A, R>(
             self,

@@ -56,6 +56,22 @@ impl RedisServer {
         server
     }
 
+    /// Waits until a replica is online as this master sees it (from then on it
+    /// acknowledges writes).
+    pub async fn wait_for_replica(&self) {
+        let start = Instant::now();
+        while !self
+            .command(&["INFO", "replication"])
+            .contains("state=online")
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the replica never synced"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn start_with(persistent: bool) -> Self {
         let port = free_port();
         let dir =

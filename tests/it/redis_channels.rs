@@ -696,21 +696,7 @@ fn epoch_of(id: &actix_sse::EventId) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_sentinel_finds_the_master_and_follows_a_failover() {
     need_redis!("redis_sentinel");
-    let master = RedisServer::start();
-    let replica = RedisServer::start_replica_of(master.port);
-    let start = std::time::Instant::now();
-    // Online as the master sees it (it acknowledges writes from then on).
-    while !master
-        .command(&["INFO", "replication"])
-        .contains("state=online")
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the replica never synced"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let sentinel = common::redis::Sentinel::start(master.port);
+    let (master, replica, sentinel) = sentinel_topology().await;
     let url = format!(
         "redis+sentinel://127.0.0.1:1,127.0.0.1:{}/mymaster",
         sentinel.port
@@ -826,18 +812,7 @@ async fn redis_with_replicas_a_publish_is_acknowledged_once_a_replica_holds_it()
     need_redis!("redis_replicas");
     let master = RedisServer::start();
     let mut replica = RedisServer::start_replica_of(master.port);
-    let start = std::time::Instant::now();
-    // Online as the master sees it (it acknowledges writes from then on).
-    while !master
-        .command(&["INFO", "replication"])
-        .contains("state=online")
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the replica never synced"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    master.wait_for_replica().await;
     let hub = Channels::builder()
         .replicas(1, Duration::from_millis(1500))
         .connect_redis(&master.url())
@@ -874,17 +849,7 @@ async fn redis_with_replicas_a_publish_is_acknowledged_once_a_replica_holds_it()
 async fn sentinel_topology() -> (RedisServer, RedisServer, common::redis::Sentinel) {
     let master = RedisServer::start();
     let replica = RedisServer::start_replica_of(master.port);
-    let start = std::time::Instant::now();
-    while !master
-        .command(&["INFO", "replication"])
-        .contains("state=online")
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the replica never synced"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    master.wait_for_replica().await;
     let sentinel = common::redis::Sentinel::start(master.port);
     (master, replica, sentinel)
 }

@@ -310,20 +310,16 @@ async fn main() {
     );
 
     // The publish script against a bare pipelined XADD + PUBLISH, publishers only.
-    let cpu_before = procfs::sched_ns(pid).unwrap_or(0);
+    // Redis' CPU per event in µs since `before`.
+    let per_event = |before: u64| {
+        procfs::sched_ns(pid).unwrap_or(0).saturating_sub(before) as f64 / thr_events as f64 / 1e3
+    };
+    let before = procfs::sched_ns(pid).unwrap_or(0);
     let script = publish_script(&redis, thr_events).await;
-    let script_cpu = procfs::sched_ns(pid)
-        .unwrap_or(0)
-        .saturating_sub(cpu_before) as f64
-        / thr_events as f64
-        / 1e3;
-    let cpu_before = procfs::sched_ns(pid).unwrap_or(0);
+    let script_cpu = per_event(before);
+    let before = procfs::sched_ns(pid).unwrap_or(0);
     let bare = publish_bare(&redis, thr_events).await;
-    let bare_cpu = procfs::sched_ns(pid)
-        .unwrap_or(0)
-        .saturating_sub(cpu_before) as f64
-        / thr_events as f64
-        / 1e3;
+    let bare_cpu = per_event(before);
     println!();
     println!("| publishes, 16 publishers, no subscriber | publish script | bare XADD + PUBLISH | script / bare |");
     println!("|---|---:|---:|---:|");

@@ -163,9 +163,9 @@ pub(crate) struct Shared {
     config: Config,
     /// The epoch last seen in Redis (0 before the first contact).
     epoch: AtomicU64,
-    /// The newest position this instance has seen handed out (published, relayed, or
-    /// read as the head), with its epoch: if Redis hands it out again, its counter went
-    /// back, and the publish script moves to a new epoch instead.
+    /// The newest position this instance has published or read as a head, with its
+    /// epoch; with the relay's newest delivered ([`Shared::seen`]), what Redis must never
+    /// hand out again.
     seen: std::sync::Mutex<(u64, u64)>,
     /// The command connection, made again after a failure.
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
@@ -363,7 +363,7 @@ impl Shared {
             .config
             .history_age
             .map_or(0, |a| a.as_millis().max(1) as u64);
-        let (seen_epoch, seen) = *self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let (seen_epoch, seen) = self.seen();
         let seen_epoch = match seen_epoch {
             0 => String::new(),
             epoch => epoch_text(epoch),
@@ -423,8 +423,23 @@ impl Shared {
         Ok(id)
     }
 
+    /// The newest position this instance has seen handed out in the epoch it last saw in
+    /// Redis (published, relayed, read as a head): if Redis hands it out again, its counter
+    /// went back, and the publish script moves to a new epoch instead. `(0, 0)` if none.
+    fn seen(&self) -> (u64, u64) {
+        let current = self.epoch.load(SeqCst);
+        let own = *self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let relayed = self.relay.mark();
+        let newest = [own, relayed]
+            .into_iter()
+            .filter(|&(epoch, _)| epoch == current && epoch != 0)
+            .map(|(_, seq)| seq)
+            .max();
+        newest.map_or((0, 0), |seq| (current, seq))
+    }
+
     /// `seq` of `epoch` was handed out: the newest position seen, if it is newer.
-    pub(crate) fn saw(&self, epoch: u64, seq: u64) {
+    fn saw(&self, epoch: u64, seq: u64) {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if seen.0 != epoch {
             *seen = (epoch, seq);

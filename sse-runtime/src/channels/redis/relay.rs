@@ -169,7 +169,6 @@ impl Relay {
             shared.epoch.store(id.epoch(), SeqCst);
         }
         st.position = st.position.max(seq);
-        shared.saw(id.epoch(), seq);
         let Some(t) = st.topics.get_mut(topic) else {
             return false;
         };
@@ -234,7 +233,8 @@ impl Relay {
         false
     }
 
-    fn mark(&self) -> (u64, u64) {
+    /// The epoch and the newest position delivered.
+    pub(super) fn mark(&self) -> (u64, u64) {
         let st = lock(&self.state);
         (st.epoch, st.position)
     }
