@@ -70,6 +70,65 @@ async fn redis_an_event_published_on_one_instance_reaches_the_other_and_resumes_
     assert_eq!(b.subscriber_count("room"), 0);
 }
 
+/// Publishes that wait while another is on its way go to Redis together, in one call of
+/// the publish script; a subscriber of several topics, on either instance, still gets every
+/// event once and in the order of the ids, with the data its id was given to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_concurrent_publishes_go_in_batches_and_arrive_once_in_id_order() {
+    need_redis!("redis_batches");
+    let redis = RedisServer::start();
+    let a = Channels::redis(&redis.url()).await.unwrap();
+    let b = Channels::redis(&redis.url()).await.unwrap();
+    let topics = ["x", "y", "z"];
+    let mut subs = [
+        a.subscribe_many(&topics, None).await,
+        b.subscribe_many(&topics, None).await,
+        b.subscribe("y", None).await,
+    ];
+    redis.command(&["CONFIG", "RESETSTAT"]);
+    let total = 600;
+    let published = futures_util::future::join_all((0..total).map(|i| {
+        let a = a.clone();
+        async move {
+            let topic = topics[i % 3];
+            let id = a.publish(topic, format!("e{i}")).await.unwrap();
+            (id, topic, format!("e{i}"))
+        }
+    }))
+    .await;
+    let stats = redis.command(&["INFO", "commandstats"]);
+    let calls: usize = stats
+        .lines()
+        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no EVALSHA in {stats}"));
+    assert!(
+        calls <= total / 8,
+        "{total} concurrent publishes took {calls} calls of the script"
+    );
+    let mut want = published.clone();
+    want.sort_by_key(|(id, ..)| id.sequence());
+    want.dedup_by_key(|(id, ..)| id.sequence());
+    assert_eq!(want.len(), total, "every publish got its own id");
+
+    for (n, sub) in subs.iter_mut().enumerate() {
+        let want: Vec<_> = want
+            .iter()
+            .filter(|(_, topic, _)| n < 2 || *topic == "y")
+            .collect();
+        for (id, topic, data) in want {
+            let ev = next(sub).await;
+            assert_eq!(
+                (ev.id(), ev.topic(), self::data(&ev)),
+                (id, *topic, data.clone()),
+                "subscription {n}"
+            );
+        }
+        quiet(sub).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_resuming_while_events_are_published_gets_each_exactly_once() {
     need_redis!("redis_seam");

@@ -292,7 +292,7 @@ impl Channels {
             Backend::Redis(hub) => {
                 let mut buf = bytes::BytesMut::new();
                 let _ = event.encode(&mut buf);
-                hub.publish(topic, &buf).await
+                hub.publish(topic, buf.freeze()).await
             }
         }
     }
@@ -351,7 +351,7 @@ impl Channels {
                 crate::encode::fields(&mut buf, &head);
                 buf.extend_from_slice(&data);
                 buf.put_u8(b'\n');
-                hub.publish(topic, &buf).await
+                hub.publish(topic, buf.freeze()).await
             }
         }
     }
