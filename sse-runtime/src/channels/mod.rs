@@ -636,10 +636,12 @@ impl ChannelsBuilder {
     /// instance of the app that connects to it with the same [`key_prefix`](Self::key_prefix).
     ///
     /// Ids, history and live delivery go through Redis, so a client can resume on any
-    /// instance. The history is bounded by [`history_events`](Self::history_events) and
-    /// [`history_age`](Self::history_age); `history_bytes` does not apply (bound Redis'
+    /// instance. The history is bounded by [`history_events`](Self::history_events)
+    /// (trimmed by whole batches of publishes, once 100 events are over: up to 164 more)
+    /// and [`history_age`](Self::history_age); `history_bytes` does not apply (bound Redis'
     /// memory with its `maxmemory`). Each instance keeps two connections to Redis, whatever
-    /// its number of subscribers.
+    /// its number of subscribers, and sends the publishes that wait while one is on its way
+    /// together, in one call.
     ///
     /// **Sentinel**: `redis+sentinel://host1:26379,host2:26379,host3:26379/mymaster` (and
     /// optionally `/{db}` after the master's name) finds the master through the sentinels,

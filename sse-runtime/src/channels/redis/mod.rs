@@ -1,8 +1,10 @@
 //! The Redis backend: topics shared by every instance of an app through one Redis server.
 //!
 //! Redis holds what must be shared: the hub's epoch and position counter, each topic's
-//! history (a stream whose entry ids are the positions) and, per topic, a small hash with
-//! the newest position published to it and the newest ever removed from its history.
+//! history (a stream with an entry per run of events published together, its id the
+//! position of the run's last event) and, per topic, a small hash with the newest position
+//! published to it, the newest ever removed from its history and how many events that
+//! holds.
 //!
 //! A topic's two keys expire once it has not been published to for the topic expiry
 //! (`ChannelsBuilder::topic_ttl`), so idle topics leave nothing behind. What they held is
@@ -65,7 +67,7 @@ use std::{
     time::Duration,
 };
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use redis::aio::MultiplexedConnection;
 
 use super::{
@@ -139,12 +141,14 @@ impl Keys {
         }
     }
 
-    fn stream(&self, topic: &str) -> String {
-        format!("{}:stream:{topic}", self.prefix)
+    /// A topic's history: a stream of runs of events (see `publish.lua`).
+    fn history(&self, topic: &str) -> String {
+        format!("{}:history:{topic}", self.prefix)
     }
 
-    fn meta(&self, topic: &str) -> String {
-        format!("{}:meta:{topic}", self.prefix)
+    /// A topic's record: a hash of what its history lost and holds.
+    fn record(&self, topic: &str) -> String {
+        format!("{}:topic:{topic}", self.prefix)
     }
 
     fn channel(&self, topic: &str) -> String {
@@ -219,6 +223,31 @@ fn frame_epoch(frame: &[u8]) -> Option<&[u8]> {
         .find_map(|line| line.strip_prefix(b"id: "))?;
     let dash = id.iter().rposition(|&b| b == b'-')?;
     Some(&id[..dash])
+}
+
+/// The frames of a run of events (their bodies joined by `\r`, see `publish.lua`), the
+/// first at position `first` of `epoch`: each body with its id line and blank line, as
+/// slices of one buffer.
+fn frames(epoch: u64, first: u64, run: &[u8]) -> Vec<(u64, Bytes)> {
+    use std::fmt::Write;
+    let count = memchr::memchr_iter(b'\r', run).count() + 1;
+    // "id: " + epoch (at most 13) + "-" + position (at most 20) + "\n\n"
+    let mut buf = BytesMut::with_capacity(run.len() + count * 40);
+    let mut ends = Vec::with_capacity(count);
+    for (body, seq) in run.split(|&b| b == b'\r').zip(first..) {
+        buf.extend_from_slice(body);
+        let _ = write!(buf, "id: {}\n\n", EventId::new(epoch, seq));
+        ends.push((seq, buf.len()));
+    }
+    let buf = buf.freeze();
+    let mut start = 0;
+    ends.into_iter()
+        .map(|(seq, end)| {
+            let frame = buf.slice(start..end);
+            start = end;
+            (seq, frame)
+        })
+        .collect()
 }
 
 fn parse_epoch(text: &str) -> Option<u64> {
@@ -421,8 +450,8 @@ impl Shared {
         invocation.key(&self.keys.hub).key(&self.keys.clock);
         for topic in topics {
             invocation
-                .key(self.keys.stream(topic))
-                .key(self.keys.meta(topic));
+                .key(self.keys.history(topic))
+                .key(self.keys.record(topic));
         }
         invocation
             .arg(epoch_arg)
@@ -440,7 +469,7 @@ impl Shared {
                 return Err(err.into());
             }
         };
-        let start = parse_start(reply, topics.len())
+        let start = parse_start(reply, topics.len(), after)
             .ok_or_else(|| BackendError("unexpected reply from the resume script".into()))?;
         if start.epoch != 0 {
             self.epoch.store(start.epoch, SeqCst);
@@ -450,7 +479,8 @@ impl Shared {
     }
 }
 
-fn parse_start(reply: redis::Value, topics: usize) -> Option<Start> {
+/// The reply of `resume.lua`; only events after `after` of the runs it holds are kept.
+fn parse_start(reply: redis::Value, topics: usize, after: u64) -> Option<Start> {
     use redis::Value;
     let Value::Array(items) = reply else {
         return None;
@@ -492,12 +522,13 @@ fn parse_start(reply: redis::Value, topics: usize) -> Option<Start> {
             continue;
         }
         let mut events = Vec::new();
-        while let Some(seq) = list.next() {
-            let seq = int(seq)?;
-            let Value::BulkString(frame) = list.next()? else {
+        while let Some(first) = list.next() {
+            let first = int(first)?;
+            let Value::BulkString(run) = list.next()? else {
                 return None;
             };
-            events.push((seq, Bytes::from(frame)));
+            let run = frames(epoch, first, &run);
+            events.extend(run.into_iter().filter(|(seq, _)| *seq > after));
         }
         events.sort_unstable_by_key(|e| e.0);
         per_topic.push(Some(events));
@@ -688,5 +719,27 @@ impl Drop for RedisSubscription {
         for topic in gone {
             let _ = self.hub.commands.send(relay::Command::Forget(topic));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_of_bodies_becomes_frames_with_their_ids() {
+        let epoch = new_epoch();
+        let id = |seq| EventId::new(epoch, seq);
+        let got = frames(epoch, 7, b"data: x\n\r\r: note\nevent: e\ndata: y\n");
+        let want = [
+            (7, format!("data: x\nid: {}\n\n", id(7))),
+            (8, format!("id: {}\n\n", id(8))),
+            (9, format!(": note\nevent: e\ndata: y\nid: {}\n\n", id(9))),
+        ];
+        let got: Vec<(u64, String)> = got
+            .into_iter()
+            .map(|(seq, frame)| (seq, String::from_utf8(frame.to_vec()).unwrap()))
+            .collect();
+        assert_eq!(got, want);
     }
 }

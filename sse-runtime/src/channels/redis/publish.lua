@@ -1,7 +1,14 @@
--- Publishes a batch of events (those that waited while the previous batch was on its
--- way): takes the hub's next positions, stores each frame in its topic's stream, trims the
--- histories, and notifies every instance, all in one atomic step. One call for many events
--- is what makes a publish cheap: most of a script's cost is the call itself.
+-- Publishes a batch of events (those that waited while the previous call was on its way):
+-- takes the hub's next positions, appends the events to their topics' histories, trims the
+-- histories, and notifies every instance, all in one atomic step. Most of the cost of a
+-- script is per call and per command, so a batch costs a few commands per topic and none
+-- per event: each topic's events of the batch are one entry of its history and one
+-- Pub/Sub message.
+--
+-- An event travels as its *body*: the event encoded without its id line and final blank
+-- line (empty, or lines that each end with "\n"; never a "\r", which the encoder never
+-- writes). A run of events is their bodies joined by "\r"; an instance makes each frame as
+-- body .. "id: {epoch}-{position}\n\n".
 --
 -- KEYS[1] hub            hash of the hub: `epoch` and `seq`, its position counter. One key,
 --                        so Redis loses (deletes, evicts) both or neither: a counter that
@@ -9,25 +16,34 @@
 -- KEYS[2] clock          sorted set: positions by the time they were handed out, a few a
 --                        period, for the floor of a topic created afresh (see below)
 -- KEYS[3..] for each topic of the batch, two keys:
---   stream               its history
---   meta                 hash: `epoch` (of its history), `last` (newest position published
---                        to it) and `trimmed` (newest position removed from its history)
+--   history              a stream: one entry per run of the topic's events, its id
+--                        `0-{position of the run's last event}`, its fields `f` (the run),
+--                        `t` (ms when published), `n` (events in it), `e` (epoch)
+--   record               hash: `epoch` (of its history), `last` (newest position published
+--                        to it), `trimmed` (newest position removed from its history) and
+--                        `events` (events in its history)
 -- ARGV[1] a fresh epoch, used if the hub is missing or its counter went back
 -- ARGV[2] history: most events kept (0: none)
 -- ARGV[3] history: most age in ms (0: no bound)
--- ARGV[4] the topics' idle expiry in ms: a stream and meta expire this long after the
+-- ARGV[4] the topics' idle expiry in ms: a history and record expire this long after the
 --         topic's last publish
 -- ARGV[5] the epoch of the newest position this instance has seen ('' if none)
 -- ARGV[6] that position
 -- ARGV[7 .. 6 + topics] the Pub/Sub channel of each topic
--- then, for each event: the number of its topic (1, 2, ..), and the encoded event without
---   its id line and final blank line. Events of one topic come together, topics in the
---   order of KEYS, so that each topic's positions are one run and the topics' `PUBLISH`es
---   go out in the order of their positions.
--- returns { epoch, first }: the events got positions first, first + 1, .. in order
+-- ARGV[7 + topics .. 6 + 2 * topics] how many events each topic has in the batch
+-- then the bodies: the first topic's, then the second's, and so on. Each topic's events get
+-- one run of positions, in the order of the topics, and its message goes out in that order
+-- too: Pub/Sub keeps the order of `PUBLISH`es, so a subscriber of several topics receives
+-- positions in order.
+-- A topic's message: "{epoch}-{first position} " .. the run.
+-- returns { epoch, first }: the events got positions first, first + 1, .. in ARGV order
 local topics = (#KEYS - 2) / 2
-local base = 6 + topics
-local n = (#ARGV - base) / 2
+local base = 6 + 2 * topics
+local n = #ARGV - base
+local keep = tonumber(ARGV[2])
+local age = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   -- A new or wiped Redis, or the hub's record evicted: a new epoch, and the clock's
@@ -47,41 +63,35 @@ if epoch == ARGV[5] and first <= tonumber(ARGV[6]) then
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', last)
   redis.call('DEL', KEYS[2])
 end
-local ttl = tonumber(ARGV[4])
-local keep = tonumber(ARGV[2])
-local age = tonumber(ARGV[3])
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 
--- Each topic's first and last position in this batch.
-local firsts, lasts = {}, {}
-for i = 1, n do
-  local t = tonumber(ARGV[base + 2 * i - 1])
-  if not firsts[t] then
-    firsts[t] = first + i - 1
-  end
-  lasts[t] = first + i - 1
+-- The position of an entry's last event, and of its first.
+local function last_of(entry)
+  return tonumber(string.match(entry[1], '%-(%d+)$'))
+end
+local function first_of(entry)
+  return last_of(entry) - tonumber(entry[2][6]) + 1
 end
 
 -- The newest position removed from a topic's history, if newer than the one on record.
-local function trim(meta, upto)
-  local before = tonumber(redis.call('HGET', meta, 'trimmed') or '0')
+local function trimmed(record, upto)
+  local before = tonumber(redis.call('HGET', record, 'trimmed') or '0')
   if upto > before then
-    redis.call('HSET', meta, 'trimmed', upto)
+    redis.call('HSET', record, 'trimmed', upto)
   end
 end
 
--- Before a topic's first event of the batch: its history and record as this epoch needs
--- them.
-local function prepare(stream, meta, seq)
-  local topic_epoch = redis.call('HGET', meta, 'epoch')
+-- Before a topic's run: its history and record as this epoch needs them.
+local function prepare(history, record, seq)
+  local topic_epoch = redis.call('HGET', record, 'epoch')
   if topic_epoch and topic_epoch ~= epoch then
     -- The topic's history is of an earlier epoch: no client of this one can resume into
     -- it, and its positions may be higher than this epoch's. It goes; this epoch has lost
     -- nothing of the topic.
-    redis.call('DEL', stream, meta)
-    redis.call('HSET', meta, 'trimmed', 0)
-  elseif not topic_epoch and redis.call('EXISTS', meta) == 0 then
+    redis.call('DEL', history, record)
+    redis.call('HSET', record, 'trimmed', 0)
+  elseif not topic_epoch then
     -- A topic created afresh, or one whose keys expired: what it held is gone, and it may
     -- have held any position older than the expiry. Positions from before the oldest
     -- checkpoint within the expiry are lost for it (resume.lua applies the same floor to a
@@ -91,65 +101,97 @@ local function prepare(stream, meta, seq)
     if #newer > 0 then
       floor = tonumber(newer[1]) - 1
     end
-    -- The record alone went (evicted): the history only ever loses its oldest entries, so
-    -- all before its first one may be gone.
-    local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
-    local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
-    if #newest > 0 and not string.find(newest[1][2][2], 'id: ' .. epoch .. '-', 1, true) then
+    local events = 0
+    local newest = redis.call('XREVRANGE', history, '+', '-', 'COUNT', 1)
+    if #newest > 0 and newest[1][2][8] ~= epoch then
       -- A history of an earlier epoch (its record evicted alone): it goes.
-      redis.call('DEL', stream)
-    elseif #oldest > 0 then
-      floor = math.max(floor, tonumber(string.match(oldest[1][1], '%-(%d+)$')) - 1)
-    elseif redis.call('EXISTS', stream) == 1 then
+      redis.call('DEL', history)
+    elseif #newest > 0 then
+      -- The record alone went (evicted): the history only ever loses its oldest entries,
+      -- so all before its first one may be gone. Its events are counted again.
+      local entries = redis.call('XRANGE', history, '-', '+')
+      floor = math.max(floor, first_of(entries[1]) - 1)
+      for _, entry in ipairs(entries) do
+        events = events + tonumber(entry[2][6])
+      end
+    elseif redis.call('EXISTS', history) == 1 then
       floor = seq - 1
     end
-    redis.call('HSET', meta, 'trimmed', floor)
-  elseif keep > 0 and redis.call('EXISTS', stream) == 0 then
-    -- A stream that Redis lost (deleted) keeps its loss on record.
-    local published = tonumber(redis.call('HGET', meta, 'last') or '0')
+    redis.call('HSET', record, 'trimmed', floor, 'events', events)
+  elseif keep > 0 and redis.call('EXISTS', history) == 0 then
+    -- A history that Redis lost (deleted) keeps its loss on record.
+    local published = tonumber(redis.call('HGET', record, 'last') or '0')
     if published > 0 then
-      trim(meta, published)
+      trimmed(record, published)
     end
+    redis.call('HSET', record, 'events', 0)
   end
 end
 
--- Trims a topic's history to its bounds, in batches, recording the newest position
--- removed: a resume from before it has lost events. `XTRIM MINID` drops whole nodes of the
--- stream, unlike `XDEL`, which leaves its entries as tombstones until a node empties.
-local function bound(stream, meta)
-  local over = redis.call('XLEN', stream) - keep
-  if over >= 100 or (over > 0 and keep < 100) then
-    local old = redis.call('XRANGE', stream, '-', '+', 'COUNT', over)
-    local newest = tonumber(string.match(old[#old][1], '%-(%d+)$'))
-    redis.call('XTRIM', stream, 'MINID', '0-' .. (newest + 1))
-    trim(meta, newest)
-  end
+-- Drops a topic's oldest entries while the rest still hold `keep` events, or while they
+-- are older than the age bound, recording the newest position removed: a resume from
+-- before it has lost events. In batches: only once 100 events are over (or any, for a
+-- bound under 100). `XTRIM MINID` drops whole nodes of the stream, unlike `XDEL`, which
+-- leaves its entries as tombstones until a node empties.
+local function bound(history, record, events, count)
+  local over = events - keep
+  local cutoff, stale = -1, false
   if age > 0 then
-    local cutoff = ms - age
-    while true do
-      local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 100)
-      local ids = {}
-      for _, entry in ipairs(oldest) do
-        if tonumber(entry[2][4]) >= cutoff then
-          break
-        end
-        ids[#ids + 1] = entry[1]
-      end
-      if #ids == 0 then
+    cutoff = ms - age
+    local oldest = redis.call('XRANGE', history, '-', '+', 'COUNT', 1)
+    stale = #oldest > 0 and tonumber(oldest[1][2][4]) < cutoff
+  end
+  if not (over >= 100 or (over > 0 and keep < 100) or stale) then
+    return
+  end
+  -- Entries are read a few at a time (they hold their events' bytes), as many as the
+  -- newest entry's size says are needed.
+  local dropped, upto, from = 0, nil, '-'
+  while true do
+    local want = math.min(math.max(math.ceil((over - dropped) / count), 1) + 1, 128)
+    local entries = redis.call('XRANGE', history, from, '+', 'COUNT', want)
+    local done = #entries < want
+    for _, entry in ipairs(entries) do
+      local n = tonumber(entry[2][6])
+      if tonumber(entry[2][4]) >= cutoff and events - dropped - n < keep then
+        done = true
         break
       end
-      local newest = tonumber(string.match(ids[#ids], '%-(%d+)$'))
-      redis.call('XTRIM', stream, 'MINID', '0-' .. (newest + 1))
-      trim(meta, newest)
-      if #ids < #oldest then
-        break
-      end
+      dropped = dropped + n
+      upto = last_of(entry)
     end
+    if done or not upto then
+      break
+    end
+    from = '(0-' .. upto
+  end
+  if upto then
+    redis.call('XTRIM', history, 'MINID', '0-' .. (upto + 1))
+    redis.call('HINCRBY', record, 'events', -dropped)
+    trimmed(record, upto)
   end
 end
 
+local prior = 0
 for t = 1, topics do
-  prepare(KEYS[1 + 2 * t], KEYS[2 + 2 * t], firsts[t])
+  local count = tonumber(ARGV[6 + topics + t])
+  local from = first + prior
+  local to = from + count - 1
+  local history, record = KEYS[1 + 2 * t], KEYS[2 + 2 * t]
+  prepare(history, record, from)
+  local run = table.concat(ARGV, '\r', base + prior + 1, base + prior + count)
+  if keep > 0 then
+    redis.call('XADD', history, '0-' .. to, 'f', run, 't', ms, 'n', count, 'e', epoch)
+    local events = redis.call('HINCRBY', record, 'events', count)
+    bound(history, record, events, count)
+    redis.call('PEXPIRE', history, ttl)
+  else
+    trimmed(record, to)
+  end
+  redis.call('HSET', record, 'last', to, 'epoch', epoch)
+  redis.call('PEXPIRE', record, ttl)
+  redis.call('PUBLISH', ARGV[6 + t], epoch .. '-' .. from .. ' ' .. run)
+  prior = prior + count
 end
 
 -- One checkpoint every sixteenth of the expiry; those older than two expiries go.
@@ -157,37 +199,5 @@ local checkpoint = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 if #checkpoint == 0 or tonumber(checkpoint[2]) <= ms - ttl / 16 then
   redis.call('ZADD', KEYS[2], ms, first)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (ms - 2 * ttl))
-end
-
--- Append every event, then per topic: bound its history, update its record, and notify
--- the instances with one message of all its events ("{id} {frame}" each, back to back: a
--- frame ends at its first blank line).
-local notes = {}
-for i = 1, n do
-  local t = tonumber(ARGV[base + 2 * i - 1])
-  local seq = first + i - 1
-  local id = epoch .. '-' .. seq
-  local frame = ARGV[base + 2 * i] .. 'id: ' .. id .. '\n\n'
-  if keep > 0 then
-    redis.call('XADD', KEYS[1 + 2 * t], '0-' .. seq, 'f', frame, 't', ms)
-  end
-  local note = notes[t]
-  if not note then
-    note = {}
-    notes[t] = note
-  end
-  note[#note + 1] = id .. ' ' .. frame
-end
-for t = 1, topics do
-  local stream, meta = KEYS[1 + 2 * t], KEYS[2 + 2 * t]
-  if keep > 0 then
-    bound(stream, meta)
-    redis.call('PEXPIRE', stream, ttl)
-  else
-    trim(meta, lasts[t])
-  end
-  redis.call('HSET', meta, 'last', lasts[t], 'epoch', epoch)
-  redis.call('PEXPIRE', meta, ttl)
-  redis.call('PUBLISH', ARGV[6 + t], table.concat(notes[t]))
 end
 return { epoch, first }

@@ -1,7 +1,8 @@
 //! Publishing: every publish of an instance goes through one task, which sends the publishes
 //! that waited while its previous call was on its way as one call of the publish script
-//! (`publish.lua`). Most of a script's cost in Redis is the call itself, so under load one
-//! call carries many events, and a lone publish still goes at once (no timer, no delay).
+//! (`publish.lua`). Most of a script's cost in Redis is per call and per command, so under
+//! load one call carries many events, each topic's as one history entry and one Pub/Sub
+//! message; and a lone publish still goes at once (no timer, no delay).
 //!
 //! The script hands out one run of positions per call, in the order of the batch, with the
 //! events of one topic together and the topics notified in that order: Pub/Sub keeps the
@@ -23,7 +24,7 @@ const MAX_EVENTS: usize = 64;
 /// Most bytes of events in one call; a bigger event goes alone.
 const MAX_BYTES: usize = 256 * 1024;
 /// Most publishes waiting for their call; a publisher beyond them waits for room.
-pub(super) const WAITING: usize = 1024;
+const WAITING: usize = 1024;
 
 /// One publish waiting for its call.
 pub(super) struct Job {
@@ -147,8 +148,8 @@ impl Shared {
         invocation.key(&self.keys.hub).key(&self.keys.clock);
         for topic in &topics {
             invocation
-                .key(self.keys.stream(topic))
-                .key(self.keys.meta(topic));
+                .key(self.keys.history(topic))
+                .key(self.keys.record(topic));
         }
         invocation
             .arg(fresh_epoch())
@@ -160,12 +161,11 @@ impl Shared {
         for topic in &topics {
             invocation.arg(self.keys.channel(topic));
         }
-        for (job, number) in batch.iter().zip(&numbers) {
-            // Without its final blank line: the script adds the id line and it.
-            let event = &job.event[..];
-            invocation
-                .arg(number)
-                .arg(event.strip_suffix(b"\n").unwrap_or(event));
+        for number in 1..=topics.len() {
+            invocation.arg(numbers.iter().filter(|&&n| n == number).count());
+        }
+        for job in batch.iter() {
+            invocation.arg(body(&job.event));
         }
         let reply: Result<(String, u64), _> = invocation.invoke_async(&mut conn).await;
         let (epoch, first) = match reply {
@@ -220,5 +220,14 @@ impl Shared {
             }
         }
         Ok((epoch, first))
+    }
+}
+
+/// An encoded event without its final blank line, which the frame's id line goes before
+/// (an event of a comment alone has none).
+fn body(event: &[u8]) -> &[u8] {
+    match event.strip_suffix(b"\n\n") {
+        Some(_) => &event[..event.len() - 1],
+        None => event,
     }
 }

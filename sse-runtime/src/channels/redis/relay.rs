@@ -17,7 +17,9 @@ use bytes::Bytes;
 use futures_core::Stream;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{BackendError, Mode, Shared, Start, CONNECT_TIMEOUT, MAX_BACKOFF, RESPONSE_TIMEOUT};
+use super::{
+    frames, BackendError, Mode, Shared, Start, CONNECT_TIMEOUT, MAX_BACKOFF, RESPONSE_TIMEOUT,
+};
 use crate::channels::{
     id::EventId,
     lock,
@@ -358,10 +360,18 @@ async fn run(
                     let Some(topic) = shared.keys.topic_of(message.get_channel_name()) else {
                         continue;
                     };
-                    // One copy of the message; its frames are slices of it.
-                    let payload = Bytes::copy_from_slice(message.get_payload_bytes());
+                    // "{epoch}-{first} {run}" (see `publish.lua`).
+                    let payload = message.get_payload_bytes();
+                    let Some(space) = memchr::memchr(b' ', payload) else {
+                        continue;
+                    };
+                    let id = std::str::from_utf8(&payload[..space])
+                        .ok()
+                        .and_then(|id| id.parse::<EventId>().ok());
+                    let Some(id) = id else { continue };
                     let mut emptied = false;
-                    for (id, frame) in records(&payload) {
+                    for (seq, frame) in frames(id.epoch(), id.sequence(), &payload[space + 1..]) {
+                        let id = EventId::new(id.epoch(), seq);
                         emptied |= shared.relay.deliver(&shared, topic, id, &frame);
                     }
                     if emptied {
@@ -396,51 +406,5 @@ async fn run(
             }
         }
         log::warn!(target: "actix_sse", "redis Pub/Sub: connection lost; reconnecting");
-    }
-}
-
-/// The events of one Pub/Sub message of the publish script: `{id} {frame}` each, back to
-/// back, where a frame ends at its first blank line. Stops at anything else.
-fn records(payload: &Bytes) -> impl Iterator<Item = (EventId, Bytes)> + '_ {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let rest = &payload[at..];
-        let space = memchr::memchr(b' ', rest)?;
-        let id = std::str::from_utf8(&rest[..space]).ok()?.parse().ok()?;
-        let end = space + 1 + memchr::memmem::find(&rest[space + 1..], b"\n\n")? + 2;
-        let frame = payload.slice(at + space + 1..at + end);
-        at += end;
-        Some((id, frame))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_message_holds_events_back_to_back() {
-        let payload = Bytes::from_static(
-            b"aaa-1 data: x\nid: aaa-1\n\naaa-2 event: e\ndata: y\nid: aaa-2\n\n",
-        );
-        let got: Vec<(String, Bytes)> = records(&payload)
-            .map(|(id, frame)| (id.to_string(), frame))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                (
-                    "aaa-1".to_owned(),
-                    Bytes::from_static(b"data: x\nid: aaa-1\n\n")
-                ),
-                (
-                    "aaa-2".to_owned(),
-                    Bytes::from_static(b"event: e\ndata: y\nid: aaa-2\n\n")
-                ),
-            ]
-        );
-        // A cut message gives what is whole.
-        let cut = payload.slice(..payload.len() - 1);
-        assert_eq!(records(&cut).count(), 1);
     }
 }

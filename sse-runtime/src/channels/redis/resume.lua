@@ -1,8 +1,8 @@
 -- Reads where a subscription starts: the hub's epoch and newest position, and for each
 -- topic the events after the client's position (or the last few), in one atomic step.
 --
--- KEYS[1] hub (`epoch`, `seq`), KEYS[2] clock (see publish.lua)
--- KEYS[3..] for each topic, its stream then its meta hash (`epoch`, `last`, `trimmed`)
+-- KEYS[1] hub (`epoch`, `seq`), KEYS[2] clock, KEYS[3..] for each topic its history then
+-- its record (see publish.lua)
 -- ARGV[1] the client's epoch ('' to start live)
 -- ARGV[2] the client's position
 -- ARGV[3] without a position: how many of the newest events to replay per topic
@@ -11,8 +11,9 @@
 -- ARGV[6] a topic's idle expiry in ms
 -- ARGV[7] '1' when an instance's relay catches up from the newest position it delivered
 --         (trusted: a client's `Last-Event-ID` is not)
--- returns { epoch, head, mode, per topic: { trimmed (0/1), seq, frame, seq, frame, .. } }
--- where mode is 'live', 'after' or 'unknown'
+-- returns { epoch, head, mode, per topic: { trimmed (0/1), first, run, first, run, .. } }
+-- where mode is 'live', 'after' or 'unknown', and each run (of the history's entries that
+-- hold an event after the position) starts at position `first`
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[5]
@@ -50,35 +51,40 @@ if #newer > 0 then
 end
 
 local out = { epoch, head, mode }
+-- The position of an entry's last event.
+local function last_of(entry)
+  return tonumber(string.match(entry[1], '%-(%d+)$'))
+end
+
 for i = 3, #KEYS, 2 do
-  local stream, meta = KEYS[i], KEYS[i + 1]
+  local history, record = KEYS[i], KEYS[i + 1]
   local trimmed = floor
   -- A history of an earlier epoch (the hub's record was lost, or its counter went back):
   -- nothing of this epoch is in it, and nothing of this epoch was lost from it.
   local stale = false
-  local topic_epoch = redis.call('HGET', meta, 'epoch')
+  local topic_epoch = redis.call('HGET', record, 'epoch')
   if topic_epoch then
     stale = topic_epoch ~= epoch
   else
-    local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
-    stale = #newest > 0 and not string.find(newest[1][2][2], 'id: ' .. epoch .. '-', 1, true)
+    local newest = redis.call('XREVRANGE', history, '+', '-', 'COUNT', 1)
+    stale = #newest > 0 and newest[1][2][8] ~= epoch
   end
   if stale then
     trimmed = 0
-  elseif redis.call('EXISTS', meta) == 0 and redis.call('EXISTS', stream) == 1 then
+  elseif redis.call('EXISTS', record) == 0 and redis.call('EXISTS', history) == 1 then
     -- The record went (evicted) but the history stayed: it only ever loses its oldest
     -- entries, so all before its first one may be gone.
-    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+    local first = redis.call('XRANGE', history, '-', '+', 'COUNT', 1)
     if #first > 0 then
-      trimmed = math.max(floor, tonumber(string.match(first[1][1], '%-(%d+)$')) - 1)
+      trimmed = math.max(floor, last_of(first[1]) - tonumber(first[1][2][6]))
     else
       trimmed = head
     end
-  elseif redis.call('EXISTS', meta) == 1 then
-    trimmed = tonumber(redis.call('HGET', meta, 'trimmed') or '0')
-    if redis.call('EXISTS', stream) == 0 then
+  elseif redis.call('EXISTS', record) == 1 then
+    trimmed = tonumber(redis.call('HGET', record, 'trimmed') or '0')
+    if redis.call('EXISTS', history) == 0 then
       -- Lost (deleted or expired) since its last publish: so is everything up to it.
-      local last = tonumber(redis.call('HGET', meta, 'last') or '0')
+      local last = tonumber(redis.call('HGET', record, 'last') or '0')
       if last > trimmed then
         trimmed = last
       end
@@ -88,20 +94,20 @@ for i = 3, #KEYS, 2 do
   if stale then
     entries = {}
   elseif mode == 'after' then
-    entries = redis.call('XRANGE', stream, '(0-' .. after, '+')
+    entries = redis.call('XRANGE', history, '(0-' .. after, '+')
   elseif mode == 'live' and tonumber(ARGV[3]) > 0 then
-    entries = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', ARGV[3])
+    entries = redis.call('XREVRANGE', history, '+', '-', 'COUNT', ARGV[3])
   end
   local list = { 0 }
   for _, entry in ipairs(entries) do
-    local seq = tonumber(string.match(entry[1], '%-(%d+)$'))
+    local seq = last_of(entry)
     if tonumber(entry[2][4]) < cutoff then
       -- Too old: as good as trimmed (the next publish removes it).
       if seq > trimmed then
         trimmed = seq
       end
     else
-      list[#list + 1] = seq
+      list[#list + 1] = seq - tonumber(entry[2][6]) + 1
       list[#list + 1] = entry[2][2]
     end
   end
