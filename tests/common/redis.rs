@@ -56,6 +56,13 @@ impl RedisServer {
         server
     }
 
+    /// Starts it again (after `kill`), empty, as a replica of the server on `master`'s port:
+    /// how an old master rejoins after a failover.
+    pub fn restart_as_replica_of(&mut self, master: u16) {
+        self.extra = vec!["--replicaof".into(), "127.0.0.1".into(), master.to_string()];
+        self.restart();
+    }
+
     /// Waits until a replica is online as this master sees it (from then on it
     /// acknowledges writes).
     pub async fn wait_for_replica(&self) {
@@ -196,7 +203,7 @@ impl Drop for RedisServer {
 }
 
 /// One Redis Sentinel (`redis-server --sentinel`, what Debian's `redis-sentinel` runs)
-/// watching the master on `master`'s port as `mymaster`, quorum 1; killed when dropped.
+/// watching the master on `master`'s port as `mymaster`; killed when dropped.
 pub struct Sentinel {
     pub port: u16,
     dir: PathBuf,
@@ -204,7 +211,13 @@ pub struct Sentinel {
 }
 
 impl Sentinel {
+    /// A sentinel alone: quorum 1.
     pub fn start(master: u16) -> Self {
+        Self::start_with_quorum(master, 1)
+    }
+
+    /// One of several sentinels: `quorum` of them must agree that the master is down.
+    pub fn start_with_quorum(master: u16, quorum: usize) -> Self {
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("actix-sse-sentinel-{}-{port}", std::process::id()));
@@ -214,7 +227,7 @@ impl Sentinel {
             &conf,
             format!(
                 "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {dir}\n\
-                 sentinel monitor mymaster 127.0.0.1 {master} 1\n\
+                 sentinel monitor mymaster 127.0.0.1 {master} {quorum}\n\
                  sentinel down-after-milliseconds mymaster 1000\n\
                  sentinel failover-timeout mymaster 5000\n",
                 dir = dir.display()

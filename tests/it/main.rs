@@ -39,6 +39,7 @@ mod llm_http;
 mod method_http;
 mod proxy_nginx;
 mod redis_channels;
+mod redis_failovers;
 mod redis_faults;
 mod redis_scaleout;
 mod resume_http;

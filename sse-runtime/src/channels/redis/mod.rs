@@ -82,6 +82,8 @@ use relay::Relay;
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long connecting to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many epochs an instance remembers the newest position of (see [`Shared::seen`]).
+const SEEN_EPOCHS: usize = 8;
 /// The longest pause between two attempts to reach Redis again.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -170,12 +172,16 @@ pub(crate) struct Shared {
     config: Config,
     /// The epoch last seen in Redis (0 before the first contact).
     epoch: AtomicU64,
-    /// The newest position this instance has published or read as a head, with its
-    /// epoch; with the relay's newest delivered ([`Shared::seen`]), what Redis must never
-    /// hand out again.
-    seen: std::sync::Mutex<(u64, u64)>,
+    /// The newest position this instance has published, read as a head, or seen its relay
+    /// leave behind, in each of the last epochs it saw; with the relay's newest delivered
+    /// ([`Shared::seen`]), what Redis must never hand out again.
+    seen: std::sync::Mutex<Vec<(u64, u64)>>,
     /// The command connection, made again after a failure.
-    conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// With the number of failovers announced when it was made (see `switches`).
+    conn: tokio::sync::Mutex<Option<(MultiplexedConnection, u64)>>,
+    /// Failovers the sentinels announced: a connection made before the last one is to the
+    /// old master, and is made again.
+    switches: AtomicU64,
     relay: Relay,
     publish: redis::Script,
     resume: redis::Script,
@@ -187,6 +193,8 @@ pub(crate) struct Hub {
     commands: tokio::sync::mpsc::UnboundedSender<relay::Command>,
     /// To the publishing task (see [`publish`]); it stops with the hub too.
     publishes: tokio::sync::mpsc::Sender<publish::Job>,
+    /// Dropped with the hub: stops the task that listens for Sentinel failovers.
+    _watching: tokio::sync::oneshot::Sender<()>,
 }
 
 /// Where the history says a subscription starts.
@@ -257,6 +265,32 @@ fn parse_epoch(text: &str) -> Option<u64> {
         .map(|id| id.epoch())
 }
 
+/// With Sentinel, starts the task that listens for failovers (see [`target`]): at each, the
+/// command connection and the relay's Pub/Sub connection are made again, to the new master.
+/// The task stops when the returned sender is dropped.
+fn watch(
+    shared: &Arc<Shared>,
+    commands: &tokio::sync::mpsc::UnboundedSender<relay::Command>,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    if matches!(shared.target, target::Target::Sentinel { .. }) {
+        let (shared, commands) = (shared.clone(), commands.downgrade());
+        tokio::spawn(async move {
+            let switched = || {
+                shared.switches.fetch_add(1, SeqCst);
+                if let Some(commands) = commands.upgrade() {
+                    let _ = commands.send(relay::Command::Reconnect);
+                }
+            };
+            tokio::select! {
+                _ = stopped => {}
+                () = shared.target.watch(switched) => {}
+            }
+        });
+    }
+    stop
+}
+
 impl Hub {
     /// Connects to Redis at `url` and starts the relay.
     pub(crate) async fn connect(url: &str, config: Config) -> Result<Self, BackendError> {
@@ -265,8 +299,9 @@ impl Hub {
             keys: Keys::new(&config.prefix),
             config,
             epoch: AtomicU64::new(0),
-            seen: std::sync::Mutex::new((0, 0)),
+            seen: std::sync::Mutex::new(Vec::with_capacity(SEEN_EPOCHS)),
             conn: tokio::sync::Mutex::new(None),
+            switches: AtomicU64::new(0),
             relay: Relay::default(),
             publish: redis::Script::new(PUBLISH),
             resume: redis::Script::new(RESUME),
@@ -280,10 +315,12 @@ impl Hub {
             .await
             .map_err(|_| BackendError("relay stopped".into()))??;
         let publishes = publish::spawn(shared.clone());
+        let _watching = watch(&shared, &commands);
         Ok(Self {
             shared,
             commands,
             publishes,
+            _watching,
         })
     }
 
@@ -369,8 +406,10 @@ impl Shared {
     /// The command connection, connecting if there is none.
     async fn connection(&self) -> Result<MultiplexedConnection, BackendError> {
         let mut slot = self.conn.lock().await;
-        if let Some(conn) = &*slot {
-            return Ok(conn.clone());
+        let switches = self.switches.load(SeqCst);
+        match &*slot {
+            Some((conn, made)) if *made == switches => return Ok(conn.clone()),
+            _ => {}
         }
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -381,7 +420,7 @@ impl Shared {
             .await?
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
-        *slot = Some(conn.clone());
+        *slot = Some((conn.clone(), switches));
         Ok(conn)
     }
 
@@ -400,28 +439,51 @@ impl Shared {
         unreachable
     }
 
-    /// The newest position this instance has seen handed out in the epoch it last saw in
-    /// Redis (published, relayed, read as a head): if Redis hands it out again, its counter
-    /// went back, and the publish script moves to a new epoch instead. `(0, 0)` if none.
-    fn seen(&self) -> (u64, u64) {
-        let current = self.epoch.load(SeqCst);
-        let own = *self.seen.lock().unwrap_or_else(|p| p.into_inner());
+    /// The newest position this instance has seen handed out (published, relayed, read
+    /// as a head) in each of the last epochs it saw, for the scripts: `"{epoch} {position}"`
+    /// pairs, space-separated. If Redis is in one of those epochs and hands out such a
+    /// position again, its counter went back (it lost writes it had acknowledged, or a
+    /// failover went back to a server of an epoch since left), and the scripts move to a new
+    /// epoch instead.
+    fn seen(&self) -> String {
+        // The relay's lock is taken and released before ours: the relay takes ours while
+        // holding its own (`saw`).
         let relayed = self.relay.mark();
-        let newest = [own, relayed]
-            .into_iter()
-            .filter(|&(epoch, _)| epoch == current && epoch != 0)
-            .map(|(_, seq)| seq)
-            .max();
-        newest.map_or((0, 0), |seq| (current, seq))
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut text = String::new();
+        let merged = seen.iter().map(|&(epoch, seq)| match relayed {
+            (e, s) if e == epoch => (epoch, seq.max(s)),
+            _ => (epoch, seq),
+        });
+        let relayed_alone =
+            (relayed.0 != 0 && !seen.iter().any(|&(e, _)| e == relayed.0)).then_some(relayed);
+        for (epoch, seq) in merged.chain(relayed_alone) {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(&format!("{} {seq}", epoch_text(epoch)));
+        }
+        text
     }
 
-    /// `seq` of `epoch` was handed out: the newest position seen, if it is newer.
+    /// `seq` of `epoch` was handed out: the newest position seen in that epoch, if it is
+    /// newer. The last [`SEEN_EPOCHS`] epochs are remembered.
     fn saw(&self, epoch: u64, seq: u64) {
+        if epoch == 0 {
+            return;
+        }
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.0 != epoch {
-            *seen = (epoch, seq);
-        } else if seq > seen.1 {
-            seen.1 = seq;
+        match seen.iter().position(|&(e, _)| e == epoch) {
+            Some(i) => {
+                let (_, newest) = seen.remove(i);
+                seen.push((epoch, newest.max(seq)));
+            }
+            None => {
+                if seen.len() == SEEN_EPOCHS {
+                    seen.remove(0);
+                }
+                seen.push((epoch, seq));
+            }
         }
     }
 
@@ -460,7 +522,8 @@ impl Shared {
             .arg(age)
             .arg(fresh_epoch())
             .arg(self.ttl_ms())
-            .arg(if relay { "1" } else { "0" });
+            .arg(if relay { "1" } else { "0" })
+            .arg(if relay { self.seen() } else { String::new() });
         let reply: Result<redis::Value, _> = invocation.invoke_async(&mut conn).await;
         let reply = match reply {
             Ok(reply) => reply,

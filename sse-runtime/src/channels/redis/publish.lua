@@ -27,10 +27,10 @@
 -- ARGV[3] history: most age in ms (0: no bound)
 -- ARGV[4] the topics' idle expiry in ms: a history and record expire this long after the
 --         topic's last publish
--- ARGV[5] the epoch of the newest position this instance has seen ('' if none)
--- ARGV[6] that position
--- ARGV[7 .. 6 + topics] the Pub/Sub channel of each topic
--- ARGV[7 + topics .. 6 + 2 * topics] how many events each topic has in the batch
+-- ARGV[5] the newest position this instance has seen in each of the last epochs it saw:
+--         "{epoch} {position}" pairs, space-separated ('' if none)
+-- ARGV[6 .. 5 + topics] the Pub/Sub channel of each topic
+-- ARGV[6 + topics .. 5 + 2 * topics] how many events each topic has in the batch
 -- then the bodies: the first topic's, then the second's, and so on. Each topic's events get
 -- one run of positions, in the order of the topics, and its message goes out in that order
 -- too: Pub/Sub keeps the order of `PUBLISH`es, so a subscriber of several topics receives
@@ -38,7 +38,7 @@
 -- A topic's message: "{epoch}-{first position} " .. the run.
 -- returns { epoch, first }: the events got positions first, first + 1, .. in ARGV order
 local topics = (#KEYS - 2) / 2
-local base = 6 + 2 * topics
+local base = 5 + 2 * topics
 local n = #ARGV - base
 local keep = tonumber(ARGV[2])
 local age = tonumber(ARGV[3])
@@ -54,11 +54,16 @@ if not epoch then
 end
 local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
 local first = last - n + 1
-if epoch == ARGV[5] and first <= tonumber(ARGV[6]) then
+local went_back = false
+for seen_epoch, seen in string.gmatch(ARGV[5], '(%S+) (%d+)') do
+  went_back = went_back or (seen_epoch == epoch and first <= tonumber(seen))
+end
+if went_back then
   -- The counter went back: Redis lost writes it had acknowledged (a failover to a replica
-  -- that was behind, a crash with `appendfsync everysec`), and positions this instance saw
-  -- would be handed out again, naming other events. A new epoch instead: no id repeats,
-  -- and every client holding one from before gets a reset.
+  -- that was behind, or to a server still in an epoch since left; a crash with
+  -- `appendfsync everysec`), and positions this instance saw would be handed out again,
+  -- naming other events. A new epoch instead: no id repeats, and every client holding one
+  -- from before gets a reset.
   epoch = ARGV[1]
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', last)
   redis.call('DEL', KEYS[2])
@@ -174,7 +179,7 @@ end
 
 local prior = 0
 for t = 1, topics do
-  local count = tonumber(ARGV[6 + topics + t])
+  local count = tonumber(ARGV[5 + topics + t])
   local from = first + prior
   local to = from + count - 1
   local history, record = KEYS[1 + 2 * t], KEYS[2 + 2 * t]
@@ -190,7 +195,7 @@ for t = 1, topics do
   end
   redis.call('HSET', record, 'last', to, 'epoch', epoch)
   redis.call('PEXPIRE', record, ttl)
-  redis.call('PUBLISH', ARGV[6 + t], epoch .. '-' .. from .. ' ' .. run)
+  redis.call('PUBLISH', ARGV[5 + t], epoch .. '-' .. from .. ' ' .. run)
   prior = prior + count
 end
 

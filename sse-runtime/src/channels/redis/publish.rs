@@ -16,7 +16,7 @@ use std::sync::{atomic::Ordering::SeqCst, Arc};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{epoch_text, fresh_epoch, parse_epoch, BackendError, Shared, RESPONSE_TIMEOUT};
+use super::{fresh_epoch, parse_epoch, BackendError, Shared, RESPONSE_TIMEOUT};
 use crate::channels::id::EventId;
 
 /// Most events in one call of the script.
@@ -139,11 +139,6 @@ impl Shared {
             .config
             .history_age
             .map_or(0, |a| a.as_millis().max(1) as u64);
-        let (seen_epoch, seen) = self.seen();
-        let seen_epoch = match seen_epoch {
-            0 => String::new(),
-            epoch => epoch_text(epoch),
-        };
         let mut invocation = self.publish.prepare_invoke();
         invocation.key(&self.keys.hub).key(&self.keys.clock);
         for topic in &topics {
@@ -156,8 +151,7 @@ impl Shared {
             .arg(self.config.history_events)
             .arg(age)
             .arg(self.ttl_ms())
-            .arg(seen_epoch)
-            .arg(seen);
+            .arg(self.seen());
         for topic in &topics {
             invocation.arg(self.keys.channel(topic));
         }

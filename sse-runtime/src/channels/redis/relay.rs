@@ -32,6 +32,8 @@ pub(crate) enum Command {
     Listen(Vec<Arc<str>>, oneshot::Sender<Result<(), BackendError>>),
     /// The topic's last local subscriber left: stop listening unless one came back.
     Forget(Arc<str>),
+    /// The master changed (a Sentinel failover): connect again, to the new one.
+    Reconnect,
 }
 
 #[derive(Default)]
@@ -158,6 +160,9 @@ impl Relay {
         let mut st = lock(&self.state);
         let seq = id.sequence();
         if st.epoch != id.epoch() {
+            // What it delivered of the epoch it leaves stays on record: a server still in
+            // that epoch must not hand out those positions again.
+            shared.saw(st.epoch, st.position);
             if st.epoch != 0 {
                 // Redis lost its data (FLUSHALL, a restart without persistence) while we
                 // stayed connected: nothing from before can be vouched for.
@@ -196,6 +201,7 @@ impl Relay {
         let mut st = lock(&self.state);
         let st = &mut *st;
         if start.mode == Mode::Unknown || start.epoch != st.epoch {
+            shared.saw(st.epoch, st.position);
             log::warn!(target: "actix_sse", "redis: lost its data; resetting every subscriber");
             for topic in st.topics.values_mut() {
                 Self::reset(topic, start.epoch, 0, "unknown-id", true);
@@ -264,7 +270,7 @@ async fn away(commands: &mut mpsc::UnboundedReceiver<Command>, pause: Duration) 
                 Some(Command::Listen(_, done)) => {
                     let _ = done.send(Err(BackendError("not connected".into())));
                 }
-                Some(Command::Forget(_)) => {}
+                Some(Command::Forget(_) | Command::Reconnect) => {}
             },
         }
     }
@@ -402,6 +408,7 @@ async fn run(
                             let _ = sink.unsubscribe(shared.keys.channel(&topic)).await;
                         }
                     }
+                    Some(Command::Reconnect) => break,
                 },
             }
         }

@@ -11,6 +11,8 @@
 -- ARGV[6] a topic's idle expiry in ms
 -- ARGV[7] '1' when an instance's relay catches up from the newest position it delivered
 --         (trusted: a client's `Last-Event-ID` is not)
+-- ARGV[8] with ARGV[7]: the newest position that instance has seen in each of the last
+--         epochs it saw, as publish.lua's ARGV[5]
 -- returns { epoch, head, mode, per topic: { trimmed (0/1), first, run, first, run, .. } }
 -- where mode is 'live', 'after' or 'unknown', and each run (of the history's entries that
 -- hold an event after the position) starts at position `first`
@@ -27,10 +29,17 @@ if ARGV[1] == '' then
   mode = 'live'
 elseif ARGV[1] ~= epoch or after > head then
   mode = 'unknown'
-  if ARGV[7] == '1' and ARGV[1] == epoch then
-    -- A relay delivered positions beyond the counter: Redis lost writes it acknowledged
-    -- (a failover to a replica that was behind, a crash). A new epoch, so that those
-    -- positions are never handed out again (see publish.lua).
+  local went_back = false
+  if ARGV[7] == '1' then
+    for seen_epoch, seen in string.gmatch(ARGV[8], '(%S+) (%d+)') do
+      went_back = went_back or (seen_epoch == epoch and tonumber(seen) > head)
+    end
+  end
+  if went_back then
+    -- The instance saw positions of this epoch beyond the counter: Redis lost writes it
+    -- acknowledged (a failover to a replica that was behind, or to a server still in an
+    -- epoch since left; a crash). A new epoch, so that those positions are never handed
+    -- out again (see publish.lua).
     epoch = ARGV[5]
     redis.call('HSET', KEYS[1], 'epoch', epoch)
     redis.call('DEL', KEYS[2])

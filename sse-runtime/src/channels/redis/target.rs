@@ -1,8 +1,18 @@
 //! Where a hub's Redis is: one address (`redis://..`), or the master that Redis Sentinel
 //! names (`redis+sentinel://host1:port1,host2:port2/mymaster`), asked again at every
 //! connection so that a failover is followed.
+//!
+//! With Sentinel, a hub also listens for the sentinels' announcement of a failover
+//! (`+switch-master`, see [`Target::watch`]) and moves to the new master at once. Without
+//! it, a hub would find out only when the old master refuses a write or drops its
+//! connections, which Sentinel does when it next looks at that server (up to 10 s later):
+//! until then the old master would acknowledge writes that its demotion then discards.
 
-use super::{BackendError, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
+use std::{pin::Pin, time::Duration};
+
+use futures_core::Stream;
+
+use super::{BackendError, CONNECT_TIMEOUT, MAX_BACKOFF, RESPONSE_TIMEOUT};
 
 /// The URL scheme of a master found through sentinels.
 const SENTINEL_SCHEME: &str = "redis+sentinel://";
@@ -79,6 +89,46 @@ impl Target {
                 }
                 Err(BackendError(format!("Sentinel, master {master:?}: {why}")))
             }
+        }
+    }
+}
+
+impl Target {
+    /// With Sentinel: listens to the sentinels (in turn, reconnecting with a pause) for a
+    /// failover of the master, and calls `switched` at each. Returns at once for one address.
+    pub(super) async fn watch(&self, mut switched: impl FnMut()) {
+        let Target::Sentinel {
+            sentinels, master, ..
+        } = self
+        else {
+            return;
+        };
+        let mut pause = Duration::from_millis(50);
+        loop {
+            for sentinel in sentinels {
+                let subscribed = async {
+                    let mut pubsub = sentinel.get_async_pubsub().await?;
+                    pubsub.subscribe("+switch-master").await?;
+                    Ok::<_, redis::RedisError>(pubsub)
+                };
+                let Ok(Ok(pubsub)) = tokio::time::timeout(CONNECT_TIMEOUT, subscribed).await else {
+                    continue;
+                };
+                pause = Duration::from_millis(50);
+                let mut messages = pubsub.into_on_message();
+                // "{name} {old ip} {old port} {new ip} {new port}"
+                while let Some(message) =
+                    std::future::poll_fn(|cx| Pin::new(&mut messages).poll_next(cx)).await
+                {
+                    let payload = message.get_payload_bytes();
+                    if payload.split(|&b| b == b' ').next() == Some(master.as_bytes()) {
+                        log::warn!(target: "actix_sse", "redis: Sentinel failover of {master:?}; moving to the new master");
+                        switched();
+                    }
+                }
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_BACKOFF);
         }
     }
 }
