@@ -21,9 +21,10 @@
 //! history of an earlier epoch is dropped at the topic's next publish and never replayed,
 //! so publishing to existing topics goes on at once. A counter can also go *back* within
 //! its epoch, when Redis loses writes it acknowledged (a failover to a replica that was
-//! behind, a crash with `appendfsync everysec`): every instance remembers the newest
-//! position it has seen (published, relayed, read as the head), and the publish script,
-//! handed that position, moves to a new epoch when the counter gives it out again; a relay
+//! behind, or back to a server still in an epoch since left; a crash with `appendfsync
+//! everysec`): every instance remembers the newest position it has seen (published,
+//! relayed, read as the head) in each of the last epochs it saw, and the publish script,
+//! handed those, moves to a new epoch when the counter gives one out again; a relay
 //! that reconnects (a failover drops every connection) and finds the counter behind what it
 //! delivered moves the hub to a new epoch at once. So ids handed out after such a loss
 //! never equal one an instance saw before it, subscribers get a reset, and a client holding
