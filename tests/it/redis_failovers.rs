@@ -227,10 +227,25 @@ impl Ledger {
             ledger.len(),
             got.len() - resets,
         );
-        let mut seen = std::collections::HashSet::new();
-        for ev in &got {
-            if !ev.is_reset() {
-                assert!(seen.insert(data(ev)), "{} twice", data(ev));
+        let mut seen = std::collections::HashMap::new();
+        for (at, ev) in got.iter().enumerate() {
+            if ev.is_reset() {
+                continue;
+            }
+            if let Some(first) = seen.insert(data(ev), at) {
+                let around = |at: usize| {
+                    got[at.saturating_sub(5)..(at + 5).min(got.len())]
+                        .iter()
+                        .map(|ev| format!("{} {}", ev.id(), data(ev)))
+                        .collect::<Vec<_>>()
+                };
+                let acked = ledger.iter().find(|(text, _)| *text == data(ev));
+                panic!(
+                    "{} twice (acknowledged as {acked:?}): at {first}: {:?}; at {at}: {:?}",
+                    data(ev),
+                    around(first),
+                    around(at)
+                );
             }
         }
         let position: std::collections::HashMap<String, usize> = got

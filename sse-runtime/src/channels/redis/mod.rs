@@ -442,23 +442,24 @@ impl Shared {
 
     /// The newest position this instance has seen handed out (published, relayed, read
     /// as a head) in each of the last epochs it saw, for the scripts: `"{epoch} {position}"`
-    /// pairs, space-separated. If Redis is in one of those epochs and hands out such a
-    /// position again, its counter went back (it lost writes it had acknowledged, or a
-    /// failover went back to a server of an epoch since left), and the scripts move to a new
-    /// epoch instead.
+    /// pairs, space-separated, in the order the epochs were first seen: the newest, last,
+    /// is the one the instance is in. If Redis is in one of the
+    /// others (a failover back to a server still in an epoch since left), or hands out
+    /// a position seen in the current one again (Redis lost writes it had acknowledged), the
+    /// scripts move to a new epoch instead.
     fn seen(&self) -> String {
         // The relay's lock is taken and released before ours: the relay takes ours while
         // holding its own (`saw`).
         let relayed = self.relay.mark();
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pairs = self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if relayed.0 != 0 {
+            match pairs.iter_mut().find(|(e, _)| *e == relayed.0) {
+                Some((_, seq)) => *seq = (*seq).max(relayed.1),
+                None => pairs.push(relayed),
+            }
+        }
         let mut text = String::new();
-        let merged = seen.iter().map(|&(epoch, seq)| match relayed {
-            (e, s) if e == epoch => (epoch, seq.max(s)),
-            _ => (epoch, seq),
-        });
-        let relayed_alone =
-            (relayed.0 != 0 && !seen.iter().any(|&(e, _)| e == relayed.0)).then_some(relayed);
-        for (epoch, seq) in merged.chain(relayed_alone) {
+        for (epoch, seq) in pairs {
             if !text.is_empty() {
                 text.push(' ');
             }
@@ -468,17 +469,15 @@ impl Shared {
     }
 
     /// `seq` of `epoch` was handed out: the newest position seen in that epoch, if it is
-    /// newer. The last [`SEEN_EPOCHS`] epochs are remembered.
+    /// newer. The last [`SEEN_EPOCHS`] epochs first seen are remembered, in that order (an
+    /// epoch seen again keeps its place: a server still in it is behind).
     fn saw(&self, epoch: u64, seq: u64) {
         if epoch == 0 {
             return;
         }
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        match seen.iter().position(|&(e, _)| e == epoch) {
-            Some(i) => {
-                let (_, newest) = seen.remove(i);
-                seen.push((epoch, newest.max(seq)));
-            }
+        match seen.iter_mut().find(|(e, _)| *e == epoch) {
+            Some((_, newest)) => *newest = (*newest).max(seq),
             None => {
                 if seen.len() == SEEN_EPOCHS {
                     seen.remove(0);

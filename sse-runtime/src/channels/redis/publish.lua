@@ -28,7 +28,8 @@
 -- ARGV[4] the topics' idle expiry in ms: a history and record expire this long after the
 --         topic's last publish
 -- ARGV[5] the newest position this instance has seen in each of the last epochs it saw:
---         "{epoch} {position}" pairs, space-separated ('' if none)
+--         "{epoch} {position}" pairs, space-separated, the epoch it is in now last ('' if
+--         none)
 -- ARGV[6 .. 5 + topics] the Pub/Sub channel of each topic
 -- ARGV[6 + topics .. 5 + 2 * topics] how many events each topic has in the batch
 -- then the bodies: the first topic's, then the second's, and so on. Each topic's events get
@@ -54,16 +55,22 @@ if not epoch then
 end
 local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
 local first = last - n + 1
+local seen = {}
+for seen_epoch, position in string.gmatch(ARGV[5], '(%S+) (%d+)') do
+  seen[#seen + 1] = { seen_epoch, tonumber(position) }
+end
 local went_back = false
-for seen_epoch, seen in string.gmatch(ARGV[5], '(%S+) (%d+)') do
-  went_back = went_back or (seen_epoch == epoch and first <= tonumber(seen))
+for i, pair in ipairs(seen) do
+  -- An epoch the instance has left (not the last), or the current one handing out a
+  -- position seen already.
+  went_back = went_back or (pair[1] == epoch and (i < #seen or first <= pair[2]))
 end
 if went_back then
   -- The counter went back: Redis lost writes it had acknowledged (a failover to a replica
   -- that was behind, or to a server still in an epoch since left; a crash with
   -- `appendfsync everysec`), and positions this instance saw would be handed out again,
-  -- naming other events. A new epoch instead: no id repeats, and every client holding one
-  -- from before gets a reset.
+  -- naming other events, or events delivered already would be replayed. A new epoch
+  -- instead: no id repeats, and every client holding one from before gets a reset.
   epoch = ARGV[1]
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', last)
   redis.call('DEL', KEYS[2])

@@ -12,7 +12,7 @@
 -- ARGV[7] '1' when an instance's relay catches up from the newest position it delivered
 --         (trusted: a client's `Last-Event-ID` is not)
 -- ARGV[8] with ARGV[7]: the newest position that instance has seen in each of the last
---         epochs it saw, as publish.lua's ARGV[5]
+--         epochs it saw, the current one last, as publish.lua's ARGV[5]
 -- returns { epoch, head, mode, per topic: { trimmed (0/1), first, run, first, run, .. } }
 -- where mode is 'live', 'after' or 'unknown', and each run (of the history's entries that
 -- hold an event after the position) starts at position `first`
@@ -29,17 +29,22 @@ if ARGV[1] == '' then
   mode = 'live'
 elseif ARGV[1] ~= epoch or after > head then
   mode = 'unknown'
-  local went_back = false
+  local seen = {}
   if ARGV[7] == '1' then
-    for seen_epoch, seen in string.gmatch(ARGV[8], '(%S+) (%d+)') do
-      went_back = went_back or (seen_epoch == epoch and tonumber(seen) > head)
+    for seen_epoch, position in string.gmatch(ARGV[8], '(%S+) (%d+)') do
+      seen[#seen + 1] = { seen_epoch, tonumber(position) }
     end
   end
+  local went_back = false
+  for i, pair in ipairs(seen) do
+    went_back = went_back or (pair[1] == epoch and (i < #seen or pair[2] > head))
+  end
   if went_back then
-    -- The instance saw positions of this epoch beyond the counter: Redis lost writes it
-    -- acknowledged (a failover to a replica that was behind, or to a server still in an
-    -- epoch since left; a crash). A new epoch, so that those positions are never handed
-    -- out again (see publish.lua).
+    -- Redis is in an epoch the instance has left, or the instance saw positions of this
+    -- one beyond the counter: Redis lost writes it acknowledged (a failover to a replica
+    -- that was behind, or to a server still in an epoch since left; a crash). A new
+    -- epoch, so that those positions are never handed out again and what the instance
+    -- delivered is not replayed (see publish.lua).
     epoch = ARGV[5]
     redis.call('HSET', KEYS[1], 'epoch', epoch)
     redis.call('DEL', KEYS[2])
