@@ -328,17 +328,19 @@ pub struct IdleRun {
 
 /// On a freshly started server: RSS before, `conns` idle streams heartbeating every
 /// `hb`, RSS after `settle`; then server CPU and heartbeats received over `window`.
+/// `query`: more of `/idle`'s query (`fn=1`: ours' `Sse::from_fn` rather than `#[sse]`).
 pub async fn idle_run(
     server: &Server,
     conns: usize,
     hb: Duration,
     settle: Duration,
     window: Duration,
+    query: &str,
 ) -> Result<IdleRun, Error> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss0 = procfs::rss_kib(server.pid)?;
     let crowd = Rc::new(Crowd::default());
-    let path = format!("/idle?hb_ms={}", hb.as_millis());
+    let path = format!("/idle?hb_ms={}{query}", hb.as_millis());
     let set = open_crowd(server.addr, &path, conns, &crowd, |_| Box::new(|_| {})).await?;
     tokio::time::sleep(settle).await;
     crowd.check()?;
@@ -714,13 +716,18 @@ pub fn throughput(cfg: &Config, size: usize, ids: bool) -> Vec<Row> {
 /// Idle memory and heartbeat CPU: `runs` freshly started servers per contestant, each
 /// with `conns` streams heartbeating every second.
 pub fn idle_and_heartbeat(cfg: &Config) -> (Vec<Row>, Vec<Row>) {
-    let (m1, m2) = (
-        format!("idle RSS/stream ({} streams)", cfg.conns),
-        format!("CPU/heartbeat ({} x 1 s)", cfg.conns),
-    );
     let (mut mem, mut cpu) = (Vec::new(), Vec::new());
-    for &c in &cfg.contestants {
-        eprintln!("idle + heartbeat: {c}");
+    // Ours twice: the `#[sse]` handler users write, and `Sse::from_fn` returned as is.
+    let variants = cfg.contestants.iter().flat_map(|&c| {
+        let from_fn = (c == Contestant::Ours).then_some((c, "&fn=1", ", Sse::from_fn"));
+        std::iter::once((c, "", "")).chain(from_fn)
+    });
+    for (c, query, label) in variants {
+        let (m1, m2) = (
+            format!("idle RSS/stream{label} ({} streams)", cfg.conns),
+            format!("CPU/heartbeat{label} ({} x 1 s)", cfg.conns),
+        );
+        eprintln!("idle + heartbeat: {c}{label}");
         let mut runs = Vec::new();
         let mut err = None;
         for _ in 0..cfg.runs {
@@ -731,6 +738,7 @@ pub fn idle_and_heartbeat(cfg: &Config) -> (Vec<Row>, Vec<Row>) {
                     Duration::from_secs(1),
                     Duration::from_millis(1500),
                     cfg.window,
+                    query,
                 ))
             });
             match r {
@@ -948,6 +956,25 @@ pub fn print_targets(rows: &[Row]) -> usize {
         over.map(|x| x <= 0.5),
         over.map_or("-".into(), |x| format!("{x:+.2} KiB")),
     );
+    for (base, c, what) in [
+        (
+            "idle RSS/stream, Sse::from_fn",
+            o,
+            "idle: ours #[sse] ≤ Sse::from_fn as is + 0.5 KiB/stream",
+        ),
+        (
+            "idle RSS",
+            Contestant::Lab,
+            "idle: ours #[sse] ≤ actix-web-lab + 0.5 KiB/stream",
+        ),
+    ] {
+        let over = get("idle RSS", o).zip(get(base, c)).map(|(a, b)| a - b);
+        check(
+            what,
+            over.map(|x| x <= 0.5),
+            over.map_or("-".into(), |x| format!("{x:+.2} KiB")),
+        );
+    }
     for (m, what, limit) in [
         ("CPU/heartbeat", "heartbeat CPU: ours ≤ 1.5× raw", 1.5),
         ("fan-out p99", "fan-out p99: ours ≤ 1.5× raw", 1.5),

@@ -29,6 +29,9 @@ pub struct Params {
     pub buf: Option<usize>,
     /// `ids=1`: every `/stream` event carries `id: <i>`, `i` counting from 0 (default off).
     pub ids: bool,
+    /// `fn=1`: **ours**' `/idle` returns `Sse::from_fn` as is, rather than the `#[sse]`
+    /// handler users write (which only has the 1 s heartbeat).
+    pub from_fn: bool,
 }
 
 impl Default for Params {
@@ -40,6 +43,7 @@ impl Default for Params {
             secs: 10,
             buf: None,
             ids: false,
+            from_fn: false,
         }
     }
 }
@@ -57,6 +61,7 @@ impl Params {
                 "secs" => p.secs = v.parse().unwrap_or(p.secs),
                 "buf" => p.buf = v.parse().ok(),
                 "ids" => p.ids = v == "1",
+                "fn" => p.from_fn = v == "1",
                 _ => {}
             }
         }

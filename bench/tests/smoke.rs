@@ -32,6 +32,7 @@ fn smoke(c: Contestant) {
             Duration::from_millis(100),
             Duration::from_millis(200),
             Duration::from_secs(1),
+            "",
         )
         .await
         .unwrap_or_else(|e| panic!("{c} /idle: {e}"));

@@ -1,9 +1,9 @@
 //! **ours**: actix-web + actix-sse, written as users write it: `#[sse]` handlers with
-//! `send!`. Two endpoints use the runtime directly because they take a setting from the
-//! query that the attribute fixes at compile time: `/idle` (heartbeat period) and
-//! `/stream?buf=..` (buffer size, for experiments).
+//! `send!`. The runtime is used directly where a setting comes from the query that the
+//! attribute fixes at compile time: `/idle` with another heartbeat than 1 s (or `fn=1`, to
+//! compare the two) and `/stream?buf=..` (buffer size, for experiments).
 
-use std::{rc::Rc, sync::Arc};
+use std::{rc::Rc, sync::Arc, time::Duration};
 
 use actix_sse::{prelude::*, Sse};
 use actix_web::{web, Either, HttpRequest, HttpResponse, Responder};
@@ -62,13 +62,24 @@ async fn stream(req: HttpRequest) -> impl Responder {
     )
 }
 
+/// An idle stream as users write it: heartbeats only.
+#[sse(heartbeat = "1s")]
+async fn idle_events() {
+    std::future::pending::<()>().await
+}
+
 async fn idle(req: HttpRequest) -> impl Responder {
     let p = Params::parse(req.query_string());
-    Sse::from_fn(|tx| async move {
-        let _tx = tx;
-        std::future::pending::<()>().await
-    })
-    .heartbeat(p.heartbeat())
+    if p.heartbeat() == Duration::from_secs(1) && !p.from_fn {
+        return Either::Left(idle_events().await);
+    }
+    Either::Right(
+        Sse::from_fn(|tx| async move {
+            let _tx = tx;
+            std::future::pending::<()>().await
+        })
+        .heartbeat(p.heartbeat()),
+    )
 }
 
 #[sse]
