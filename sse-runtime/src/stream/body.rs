@@ -118,12 +118,13 @@ struct Core {
     retry: Option<Duration>,
     started: bool,
     state: State,
-    panic: Option<String>,
+    panic: Option<Box<str>>,
     /// The server's graceful stop, if the stream was created on a worker of a server set
     /// up with `SseServerExt`.
     shutdown: Option<Watch>,
     /// Over HTTP/2: notices a client that left while the stream is silent.
-    probe: Option<Probe>,
+    /// Boxed: most streams have none, and an idle stream's memory is mostly this struct.
+    probe: Option<Box<Probe>>,
     /// How it ended, once it did (`Disconnect` until then).
     end: EndReason,
 }
@@ -459,7 +460,7 @@ impl<S: Source> Sse<S> {
         let shared = self.core.shared.clone();
         if let Some(answer) = shared.answer.borrow_mut().take() {
             shared.trace.end("answer");
-            return Started::answer(answer);
+            return Started::answer(*answer);
         }
         if self.core.state == State::Panicked && !shared.committed() {
             shared.trace.end("panic");
@@ -483,7 +484,7 @@ impl<S: Source> Sse<S> {
 impl Core {
     fn attach_probe(&mut self, req: &actix_web::HttpRequest) {
         if self.probe.is_none() {
-            self.probe = Probe::take(req);
+            self.probe = Probe::take(req).map(Box::new);
         }
     }
 
@@ -534,7 +535,7 @@ impl Core {
             Err(payload) => {
                 let msg = panic_message(&*payload);
                 log::error!(target: "actix_sse", "SSE handler panicked: {msg}; ending this stream");
-                self.panic = Some(msg);
+                self.panic = Some(msg.into());
                 self.state = State::Panicked;
             }
         }
@@ -614,7 +615,9 @@ impl Core {
     fn fail(&mut self) -> Option<Result<Bytes, SseError>> {
         self.finish();
         self.end = EndReason::Panic;
-        Some(Err(SseError(self.panic.take().unwrap_or_default())))
+        Some(Err(SseError(
+            self.panic.take().map(String::from).unwrap_or_default(),
+        )))
     }
 }
 

@@ -28,7 +28,8 @@ pub struct Shared {
     /// The body's task, for a `close()` from another task on this thread.
     pub(super) body_waker: RefCell<Option<Waker>>,
     /// What the handler answered instead of the stream, before it started.
-    pub(super) answer: RefCell<Option<Answer>>,
+    /// Boxed: rare, and an idle stream's memory is mostly this struct.
+    pub(super) answer: RefCell<Option<Box<Answer>>>,
     /// The response head has gone out: the status can no longer change.
     pub(super) head_sent: Cell<bool>,
     /// The bytes at the start of the buffer that are not events (the `retry` line written

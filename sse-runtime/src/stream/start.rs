@@ -98,7 +98,7 @@ impl Shared {
                 }
             }
         } else {
-            *self.answer.borrow_mut() = Some(answer);
+            *self.answer.borrow_mut() = Some(Box::new(answer));
         }
         self.closed.set(true);
         self.wake_body();
