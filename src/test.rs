@@ -244,7 +244,7 @@ impl Parser {
                     block.event
                 },
                 data: block.data?,
-                id: block.last_event_id,
+                id: block.last_event_id.to_string(),
             })),
             Frame::Comment(text) => Some(Message::Comment(text)),
             Frame::Retry(retry) => Some(Message::Retry(retry)),

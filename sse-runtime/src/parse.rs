@@ -8,7 +8,7 @@
 //! it is ASCII digits; invalid UTF-8 reads as U+FFFD. Field lines are scanned with
 //! `memchr` and read straight from the chunk when a line lies within it.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 /// What a [`Parser`] reads from the stream, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,11 +31,12 @@ pub struct Block {
     /// line, which dispatches no event.
     pub data: Option<String>,
     /// The value of the block's own `id` field, if it had one (the last one counts).
-    pub id: Option<String>,
+    pub id: Option<Arc<str>>,
     /// The block's own `retry` field (the last valid one), if any.
     pub retry: Option<Duration>,
-    /// The last event id string after this block: the latest `id` field of the stream.
-    pub last_event_id: String,
+    /// The last event id string after this block: the latest `id` field of the stream
+    /// (the same allocation as `id` when the block had one).
+    pub last_event_id: Arc<str>,
 }
 
 /// More bytes of one event (a line, or the data so far) than the parser's limit.
@@ -67,7 +68,9 @@ pub struct Parser {
     /// This block had a field line (an empty line after none dispatches nothing).
     block: bool,
     /// The last event id string, set from the buffer at each dispatch.
-    last_id: String,
+    last_id: Arc<str>,
+    /// The length of the last event's data, for the next data buffer's capacity.
+    last_len: usize,
     comments: bool,
     limit: usize,
     /// The field lines since the last empty line, kept only for [`Parser::finish`].
@@ -95,7 +98,8 @@ impl Parser {
             block_id: false,
             block_retry: None,
             block: false,
-            last_id: String::new(),
+            last_id: Arc::from(""),
+            last_len: 0,
             comments,
             limit,
             pending: None,
@@ -111,9 +115,9 @@ impl Parser {
     /// Starts reading a new response of the same stream: the last event id stays, the
     /// rest (a partial line or event of the previous response, the BOM check) starts over.
     pub fn restart(&mut self) {
-        let last_id = std::mem::take(&mut self.last_id);
+        let last_id = self.last_id.clone();
         *self = Parser {
-            id: last_id.clone(),
+            id: last_id.to_string(),
             last_id,
             pending: self.pending.as_ref().map(|_| String::new()),
             ..Parser::new(self.limit, self.comments)
@@ -122,8 +126,13 @@ impl Parser {
 
     /// Sets the last event id (the id a stream resumes from).
     pub fn set_last_event_id(&mut self, id: String) {
-        self.id.clone_from(&id);
-        self.last_id = id;
+        self.last_id = Arc::from(id.as_str());
+        self.id = id;
+    }
+
+    /// The last event id so far, shared.
+    pub fn last_event_id_shared(&self) -> Arc<str> {
+        self.last_id.clone()
     }
 
     /// The last event id so far: the latest `id` field's value (without NUL), once the
@@ -227,6 +236,10 @@ impl Parser {
         match name {
             b"data" => {
                 self.check(value.len() + 1)?;
+                if self.data.capacity() == 0 {
+                    // Most streams' events are alike: one allocation for the next one's data.
+                    self.data.reserve(self.last_len.max(value.len()) + 1);
+                }
                 self.data.extend_from_slice(value);
                 self.data.push(b'\n');
                 self.has_data = true;
@@ -264,12 +277,15 @@ impl Parser {
             return;
         }
         self.block = false;
-        if self.block_id {
-            self.last_id.clone_from(&self.id);
-        }
+        let id = std::mem::take(&mut self.block_id).then(|| {
+            let id: Arc<str> = Arc::from(self.id.as_str());
+            self.last_id = id.clone();
+            id
+        });
         let data = self.has_data.then(|| {
             let mut data = std::mem::take(&mut self.data);
             data.pop(); // the LF after the last line
+            self.last_len = data.len();
             match String::from_utf8(data) {
                 Ok(data) => data,
                 Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -284,7 +300,7 @@ impl Parser {
         out.push(Frame::Dispatch(Block {
             event,
             data,
-            id: std::mem::take(&mut self.block_id).then(|| self.id.clone()),
+            id,
             retry: self.block_retry.take(),
             last_event_id: self.last_id.clone(),
         }));
@@ -320,7 +336,11 @@ mod tests {
         let blocks: Vec<_> = out
             .iter()
             .filter_map(|f| match f {
-                Frame::Dispatch(b) => Some((b.id.clone(), b.retry, b.last_event_id.clone())),
+                Frame::Dispatch(b) => Some((
+                    b.id.as_deref().map(str::to_owned),
+                    b.retry,
+                    b.last_event_id.to_string(),
+                )),
                 _ => None,
             })
             .collect();
@@ -370,7 +390,7 @@ mod cuts {
                 let ids: Vec<_> = out
                     .iter()
                     .filter_map(|f| match f {
-                        Frame::Dispatch(b) => Some(b.last_event_id.clone()),
+                        Frame::Dispatch(b) => Some(b.last_event_id.to_string()),
                         _ => None,
                     })
                     .collect();

@@ -1,6 +1,6 @@
 //! [`ServerSentEvent`]: one thing the client read, and how it is sent on.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use crate::{Event, IntoEvent};
 
@@ -20,10 +20,10 @@ use crate::{Event, IntoEvent};
 pub struct ServerSentEvent {
     pub(crate) event: Option<String>,
     pub(crate) data: Option<String>,
-    pub(crate) id: Option<String>,
+    pub(crate) id: Option<Arc<str>>,
     pub(crate) retry: Option<Duration>,
     pub(crate) comment: Option<String>,
-    pub(crate) last_event_id: String,
+    pub(crate) last_event_id: Arc<str>,
 }
 
 impl ServerSentEvent {
@@ -94,7 +94,7 @@ impl IntoEvent for ServerSentEvent {
         Event {
             comment: self.comment,
             event: self.event,
-            id: self.id,
+            id: self.id.map(|id| id.to_string()),
             retry: self.retry,
             data: self.data,
         }

@@ -503,7 +503,7 @@ impl EventSource {
                 Frame::Retry(retry) => self.reconnection_time = retry,
                 Frame::Comment(text) => self.ready.push_back(ServerSentEvent {
                     comment: Some(text),
-                    last_event_id: self.parser.last_event_id().to_owned(),
+                    last_event_id: self.parser.last_event_id_shared(),
                     ..ServerSentEvent::default()
                 }),
                 Frame::Dispatch(block) => {
