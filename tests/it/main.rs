@@ -34,6 +34,7 @@ mod browser;
 mod browser_chat;
 mod browser_h2;
 mod channels_http;
+mod client_browser;
 mod client_http;
 mod client_relay;
 mod demo_process;

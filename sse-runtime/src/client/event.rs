@@ -78,6 +78,7 @@ impl ServerSentEvent {
     /// struct Chunk { text: String }
     /// let chunk: Chunk = ev.json()?;
     /// # drop(chunk.text); Ok(()) }
+    /// # let _ = f;
     /// ```
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_str(self.data())

@@ -19,6 +19,7 @@
 //!     println!("{} {}: {}", event.last_event_id(), event.event_type(), event.data());
 //! }
 //! # Ok(()) }
+//! # let _ = run;
 //! ```
 //!
 //! Any method, headers and a body, as LLM APIs want (`POST` with JSON and
@@ -43,6 +44,7 @@
 //!     print!("{}", chunk?.text);
 //! }
 //! # Ok(()) }
+//! # let _ = run;
 //! ```
 //!
 //! # Reading
