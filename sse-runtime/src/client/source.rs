@@ -329,6 +329,8 @@ enum State {
     Streaming(Body),
     Waiting(Pin<Box<tokio::time::Sleep>>),
     Connecting(Pending),
+    /// Ends with this error once the events read before it are taken.
+    Failed(Error),
     Done,
 }
 
@@ -550,9 +552,8 @@ impl Stream for EventSource {
                         let fed = this.parser.feed(&chunk, &mut this.frames);
                         this.take_frames();
                         if let Err(e) = fed {
-                            this.state = State::Done;
-                            this.ready.clear();
-                            return Poll::Ready(Some(Err(Error::TooLarge { limit: e.limit })));
+                            // The events before it first, then the error.
+                            this.state = State::Failed(Error::TooLarge { limit: e.limit });
                         }
                     }
                     Some(Err(e)) => {
@@ -607,6 +608,12 @@ impl Stream for EventSource {
                         }
                     }
                 },
+                State::Failed(_) => {
+                    let State::Failed(e) = std::mem::replace(&mut this.state, State::Done) else {
+                        unreachable!()
+                    };
+                    return Poll::Ready(Some(Err(e)));
+                }
                 State::Done => return Poll::Ready(None),
             }
         }
