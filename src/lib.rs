@@ -41,6 +41,8 @@
 //! - the runtime under the macro ([`Event`], [`Sse`], [`Sender`], [`SseSession`],
 //!   [`Json`]), usable on its own;
 //! - [`SseServerExt`]: the `HttpServer` settings an SSE server needs, in one call;
+//! - `client` (feature `client`): an SSE client on `awc` that reconnects and resumes as a
+//!   browser does; `send!(event)` relays what it reads as it came;
 //! - [`test`](mod@test): a test client that reads a handler's events through `actix_web::test`;
 //! - [`metrics()`]: process-wide counters (open streams, events, how streams ended) for
 //!   monitoring, with a Prometheus rendering.
@@ -82,6 +84,10 @@ pub use sse_runtime::{
     SseServerExt, SseSession, Subscription, DEFAULT_BUFFER, DEFAULT_HEARTBEAT,
     DEFAULT_SEND_TIMEOUT, HEAD_WAIT, MAX_HEAD_WAIT, MAX_HEARTBEAT, MIN_HEARTBEAT, PROBE_PERIOD,
 };
+
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub use sse_runtime::client;
 
 pub mod guide;
 pub mod test;
@@ -585,6 +591,21 @@ pub mod __private {
             fields: F,
         ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a {
             tx.send_with(self, fields)
+        }
+    }
+
+    // The client's events, when the runtime has them (its `client` feature, also when
+    // enabled through another dependency than this crate's own feature).
+    ::sse_runtime::__with_client! {
+        impl RawEvent for ::sse_runtime::client::ServerSentEvent {
+            #[inline(always)]
+            fn __sse_send_raw<'a, F: EventFields + 'a>(
+                &'a self,
+                tx: &'a Sender,
+                fields: F,
+            ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a {
+                tx.send_with(self, fields)
+            }
         }
     }
 

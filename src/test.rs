@@ -207,24 +207,21 @@ pub enum End {
 ///     ]
 /// );
 /// ```
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Parser {
-    /// The bytes of the line being read.
-    line: Vec<u8>,
-    /// The last byte was a CR: an LF right after it ends nothing.
-    after_cr: bool,
-    /// Past the first line (a BOM is skipped only at the start of the stream).
-    started: bool,
-    /// The event type buffer.
-    event: String,
-    /// The data buffer: every `data` line with an LF after it.
-    data: String,
-    /// The last event ID buffer, set by `id` fields.
-    id: String,
-    /// The last event ID string, set from the buffer when an event is dispatched.
-    last_id: String,
-    /// Field lines since the last empty line.
-    pending: String,
+    /// The project's one WHATWG parser (shared with the client), keeping the lines of an
+    /// unfinished event for [`Parser::finish`].
+    core: sse_runtime::parse::Parser,
+    frames: Vec<sse_runtime::parse::Frame>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser {
+            core: sse_runtime::parse::Parser::default().keep_pending(),
+            frames: Vec::new(),
+        }
+    }
 }
 
 impl Parser {
@@ -236,97 +233,34 @@ impl Parser {
     /// Reads `bytes` (any part of the stream, continuing the previous ones) and appends
     /// what they complete to `out`.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Message>) {
-        for &b in bytes {
-            match b {
-                b'\n' if self.after_cr => self.after_cr = false,
-                b'\n' | b'\r' => {
-                    self.after_cr = b == b'\r';
-                    let line = std::mem::take(&mut self.line);
-                    self.line(&line, out);
-                    self.line = line;
-                    self.line.clear();
-                }
-                _ => {
-                    self.after_cr = false;
-                    self.line.push(b);
-                }
-            }
-        }
+        use sse_runtime::parse::Frame;
+        // No limit: every event fits.
+        let _ = self.core.feed(bytes, &mut self.frames);
+        out.extend(self.frames.drain(..).filter_map(|frame| match frame {
+            Frame::Dispatch(block) => Some(Message::Event(ReceivedEvent {
+                event: if block.event.is_empty() {
+                    "message".to_owned()
+                } else {
+                    block.event
+                },
+                data: block.data?,
+                id: block.last_event_id.to_string(),
+            })),
+            Frame::Comment(text) => Some(Message::Comment(text)),
+            Frame::Retry(retry) => Some(Message::Retry(retry)),
+        }));
     }
 
     /// The last event id so far: the latest `id` field's value (without NUL), once the
     /// empty line after it was read.
     pub fn last_event_id(&self) -> &str {
-        &self.last_id
+        self.core.last_event_id()
     }
 
     /// The stream ended: `None` if it ended between events, else the bytes of the
     /// unfinished event (which a client discards).
     pub fn finish(&self) -> Option<String> {
-        let mut rest = self.pending.clone();
-        if !self.line.is_empty() {
-            rest.push_str(&String::from_utf8_lossy(&self.line));
-        }
-        (!rest.is_empty()).then_some(rest)
-    }
-
-    fn line(&mut self, bytes: &[u8], out: &mut Vec<Message>) {
-        let mut bytes = bytes;
-        if !self.started {
-            self.started = true;
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        }
-        let line = String::from_utf8_lossy(bytes);
-        if line.is_empty() {
-            self.dispatch(out);
-            return;
-        }
-        if let Some(comment) = line.strip_prefix(':') {
-            let text = comment.strip_prefix(' ').unwrap_or(comment);
-            out.push(Message::Comment(text.to_owned()));
-            return;
-        }
-        self.pending.push_str(&line);
-        self.pending.push('\n');
-        let (name, value) = match line.split_once(':') {
-            Some((name, value)) => (name, value.strip_prefix(' ').unwrap_or(value)),
-            None => (&*line, ""),
-        };
-        match name {
-            "event" => self.event = value.to_owned(),
-            "data" => {
-                self.data.push_str(value);
-                self.data.push('\n');
-            }
-            "id" if !value.contains('\0') => self.id = value.to_owned(),
-            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
-                // Digits beyond u64 cannot be a reconnection time anyone waits for.
-                if let Ok(ms) = value.parse::<u64>() {
-                    out.push(Message::Retry(Duration::from_millis(ms)));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn dispatch(&mut self, out: &mut Vec<Message>) {
-        self.pending.clear();
-        self.last_id.clone_from(&self.id);
-        let event = std::mem::take(&mut self.event);
-        if self.data.is_empty() {
-            return;
-        }
-        let mut data = std::mem::take(&mut self.data);
-        data.pop(); // the LF after the last line
-        out.push(Message::Event(ReceivedEvent {
-            event: if event.is_empty() {
-                "message".to_owned()
-            } else {
-                event
-            },
-            data,
-            id: self.last_id.clone(),
-        }));
+        self.core.finish()
     }
 }
 

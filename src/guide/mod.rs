@@ -13,6 +13,8 @@
 //!   what happens when it is reached.
 //! - [Scaling out](scaling_out): several instances sharing channels through Redis (the
 //!   `redis` feature).
+//! - [The client](client): reading streams with reconnection and resume, relaying them
+//!   (the `client` feature), next to Ktor's client plugin.
 //! - [Testing your handlers](testing): the test client, on tokio's paused clock.
 //! - [Monitoring](monitoring): counters, the Prometheus rendering, logs.
 //! - [Performance](performance): throughput and memory against the peers.
@@ -42,6 +44,10 @@ pub mod bounds {
 
 pub mod scaling_out {
     #![doc = include_str!("scaling_out.md")]
+}
+
+pub mod client {
+    #![doc = include_str!("client.md")]
 }
 
 pub mod testing {

@@ -10,6 +10,8 @@
 //! - serializers: [`Json`] and any `fn(&T) -> String`,
 //! - [`metrics()`]: process-wide counters (open streams, events, bytes, how streams
 //!   ended), with a Prometheus rendering,
+//! - `client` (feature `client`): an SSE client on `awc` that reconnects and resumes as a
+//!   browser does, and whose events `send!` relays as they came,
 //! - [`dev`]: the lower-level types that appear in signatures and compiler errors.
 //!
 //! Users normally depend on the facade crate `actix-sse`, which re-exports all of this,
@@ -19,12 +21,18 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod channels;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
 pub mod dev;
 mod encode;
 mod event;
 mod fields;
 mod lifecycle;
 mod metrics;
+// The one WHATWG parser of the project: the client's and the test client's (`actix_sse::test::Parser`).
+#[doc(hidden)]
+pub mod parse;
 mod response;
 mod serialize;
 mod session;
@@ -54,3 +62,20 @@ pub use stream::{
 // paths), out of the root's documentation.
 #[doc(hidden)]
 pub use dev::*;
+
+/// Expands its input when the `client` feature is on (for the facade's `send!` support of
+/// the client's events, whichever crate enabled the feature).
+#[cfg(feature = "client")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_client {
+    ($($tt:tt)*) => { $($tt)* };
+}
+
+/// Expands its input when the `client` feature is on.
+#[cfg(not(feature = "client"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_client {
+    ($($tt:tt)*) => {};
+}

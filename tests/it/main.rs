@@ -15,6 +15,9 @@ mod chat;
 #[path = "../../examples/demo/main.rs"]
 #[allow(dead_code)]
 mod demo;
+#[path = "../../examples/gateway.rs"]
+#[allow(dead_code)]
+mod gateway;
 #[path = "../../examples/jobs.rs"]
 #[allow(dead_code)]
 mod jobs;
@@ -31,8 +34,13 @@ mod browser;
 mod browser_chat;
 mod browser_h2;
 mod channels_http;
+mod client_browser;
+mod client_http;
+mod client_relay;
 mod demo_process;
 mod examples_http;
+mod follow_process;
+mod gateway_http;
 mod http2;
 mod http2_disconnect;
 mod llm_http;
