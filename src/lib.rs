@@ -572,41 +572,28 @@ pub mod __private {
         ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a;
     }
 
-    impl RawEvent for Event {
-        #[inline(always)]
-        fn __sse_send_raw<'a, F: EventFields + 'a>(
-            &'a self,
-            tx: &'a Sender,
-            fields: F,
-        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a {
-            tx.send_with(self, fields)
-        }
+    /// `RawEvent` for types whose `&T` the sender sends as they are.
+    macro_rules! raw_events {
+        ($($ty:ty),*) => {$(
+            impl RawEvent for $ty {
+                #[inline(always)]
+                fn __sse_send_raw<'a, F: EventFields + 'a>(
+                    &'a self,
+                    tx: &'a Sender,
+                    fields: F,
+                ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a {
+                    tx.send_with(self, fields)
+                }
+            }
+        )*};
     }
 
-    impl RawEvent for ChannelEvent {
-        #[inline(always)]
-        fn __sse_send_raw<'a, F: EventFields + 'a>(
-            &'a self,
-            tx: &'a Sender,
-            fields: F,
-        ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a {
-            tx.send_with(self, fields)
-        }
-    }
+    raw_events!(Event, ChannelEvent);
 
     // The client's events, when the runtime has them (its `client` feature, also when
     // enabled through another dependency than this crate's own feature).
     ::sse_runtime::__with_client! {
-        impl RawEvent for ::sse_runtime::client::ServerSentEvent {
-            #[inline(always)]
-            fn __sse_send_raw<'a, F: EventFields + 'a>(
-                &'a self,
-                tx: &'a Sender,
-                fields: F,
-            ) -> impl core::future::Future<Output = Result<(), SendError>> + 'a {
-                tx.send_with(self, fields)
-            }
-        }
+        raw_events!(::sse_runtime::client::ServerSentEvent);
     }
 
     impl<T: RawEvent + ?Sized> RawEvent for &T {

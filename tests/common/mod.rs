@@ -42,14 +42,21 @@ macro_rules! serve {
     ($factory:expr) => {
         serve!($factory, |s| s)
     };
-    ($factory:expr, $configure:expr) => {{
+    // On a given port: a server stopped and started again there, for a client to come back.
+    (port $port:expr, $factory:expr) => {
+        serve!(@on $port, $factory, |s| s)
+    };
+    ($factory:expr, $configure:expr) => {
+        serve!(@on 0, $factory, $configure)
+    };
+    (@on $port:expr, $factory:expr, $configure:expr) => {{
         let server = ::actix_web::HttpServer::new($factory)
             .workers(1)
             .disable_signals()
             .shutdown_timeout(1);
         let server = ($configure)(server)
-            .bind(("127.0.0.1", 0))
-            .expect("bind 127.0.0.1:0");
+            .bind(("127.0.0.1", $port))
+            .expect("bind a port of 127.0.0.1");
         let addr = server.addrs()[0];
         let server = server.run();
         let handle = server.handle();

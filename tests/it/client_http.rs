@@ -19,7 +19,7 @@ use std::{
 
 use actix_sse::client::{Error, EventSource, Reconnect};
 use actix_sse::prelude::*;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse};
 use common::within;
 use futures_util::StreamExt;
 
@@ -34,16 +34,7 @@ async fn numbers(last: LastEventId<u64>) {
 }
 
 fn start_numbers(port: u16) -> actix_web::dev::ServerHandle {
-    let server = HttpServer::new(|| App::new().service(numbers))
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(0)
-        .bind(("127.0.0.1", port))
-        .expect("bind the port again");
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
-    handle
+    serve!(port port, || App::new().service(numbers)).1
 }
 
 // WIRE 34, 35: after the server went away and came back, the client resumes from the last

@@ -13,7 +13,7 @@ use std::{
 };
 
 use actix_sse::prelude::*;
-use actix_web::{App, HttpResponse, HttpServer};
+use actix_web::{App, HttpResponse};
 use common::within;
 
 /// `target/<profile>/examples/follow`, next to this test's own `deps/` directory.
@@ -43,16 +43,7 @@ async fn ten(last: LastEventId<u64>) {
 }
 
 fn start_ten(port: u16) -> actix_web::dev::ServerHandle {
-    let server = HttpServer::new(|| App::new().service(ten))
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(0)
-        .bind(("127.0.0.1", port))
-        .expect("bind the port again");
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
-    handle
+    serve!(port port, || App::new().service(ten)).1
 }
 
 #[actix_web::test]
