@@ -4,16 +4,10 @@
 // tests/browser_chat.rs runs this and asserts.
 //
 // usage: node chat.mjs <url> <screenshot.png>
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const [url, shot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  // This machine's network is closed: keep Chromium from phoning home.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const wait = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 15000, polling: 50 });
 try {
   const consoleErrors = [];

@@ -3,16 +3,10 @@
 // prints what the page shows as one JSON line. tests/it/browser.rs runs this and asserts.
 //
 // usage: node check.mjs <url> <screenshot.png>
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const [url, shot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  // This machine's network is closed: keep Chromium from phoning home.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const consoleErrors = [];

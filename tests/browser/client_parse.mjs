@@ -4,15 +4,10 @@
 // tests/it/client_browser.rs compares them with what actix_sse::client reads.
 //
 // usage: node client_parse.mjs <url> <types as a JSON array>
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const [url, types] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   await page.goto(url + "/page");

@@ -4,18 +4,11 @@
 // with HTTP/2 (all N must receive) and over plain HTTP/1.1 (the control: some stall).
 //
 // usage: node h2.mjs <url> <n>
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const [url, n] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  // This machine's network is closed: keep Chromium from phoning home. The server's
-  // certificate is self-signed, made by the test.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--ignore-certificate-errors"],
-});
+// The server's certificate is self-signed, made by the test.
+const browser = await launch(["--ignore-certificate-errors"]);
 try {
   const page = await browser.newPage();
   await page.goto(url);

@@ -65,6 +65,29 @@ macro_rules! serve {
     }};
 }
 
+/// What `App::new()..` builds, for a test's `fn app() -> App<impl common::AppFactory>`.
+pub trait AppFactory:
+    actix_web::dev::ServiceFactory<
+    actix_web::dev::ServiceRequest,
+    Config = (),
+    Response = actix_web::dev::ServiceResponse,
+    Error = actix_web::Error,
+    InitError = (),
+>
+{
+}
+
+impl<T> AppFactory for T where
+    T: actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >
+{
+}
+
 /// Bounded wait: every network step of a test goes through this.
 pub async fn within<F: std::future::Future>(secs: u64, what: &str, f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(secs), f)

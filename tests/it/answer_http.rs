@@ -173,15 +173,7 @@ async fn numbers(n: web::Path<u32>) {
     send!(n.to_string());
 }
 
-fn app() -> App<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
+fn app() -> App<impl common::AppFactory> {
     App::new()
         .service(counter)
         .service(secret)

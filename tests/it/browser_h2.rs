@@ -34,15 +34,7 @@ async fn page() -> HttpResponse {
         .body("<!doctype html><meta charset=utf-8><title>tabs</title><link rel=icon href=data:,>")
 }
 
-fn app() -> App<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
+fn app() -> App<impl common::AppFactory> {
     App::new().route("/", web::get().to(page)).service(tab)
 }
 

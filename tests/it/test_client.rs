@@ -364,15 +364,7 @@ async fn panics() {
     panic!("boom");
 }
 
-fn app() -> App<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
+fn app() -> App<impl crate::common::AppFactory> {
     App::new()
         .service(secret)
         .service(done)
