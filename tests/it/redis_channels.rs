@@ -935,6 +935,60 @@ async fn redis_a_relay_that_finds_the_counter_behind_moves_the_hub_to_a_new_epoc
     );
 }
 
+/// A failover back to a server still in an epoch the hub has since left (a replica that
+/// missed the move to a new epoch, then promoted): its history holds events delivered
+/// already. The relay does not replay them, and no id of that epoch is handed out again:
+/// the subscriber gets a reset, then what is published next, in a new epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_server_still_in_an_epoch_left_is_not_resumed_into() {
+    need_redis!("redis_stale_epoch");
+    let redis = RedisServer::start();
+    let a = Channels::redis(&redis.url()).await.unwrap();
+    let b = Channels::redis(&redis.url()).await.unwrap();
+    let mut sub = b.subscribe("t", None).await;
+    let old = published_and_received(&a, &mut sub, 3).await;
+    // What a replica held back from now on keeps.
+    for key in ["history", "topic"] {
+        let (live, kept) = (format!("actix-sse:{key}:t"), format!("stale:{key}"));
+        assert_eq!(redis.command(&["COPY", &live, &kept]), ":1\r\n");
+    }
+    // The counter goes back on the master: the hub moves to a new epoch.
+    redis.command(&["HSET", "actix-sse:hub", "seq", "0"]);
+    let moved = a.publish("t", "moved").await.unwrap();
+    assert_ne!(epoch_of(&moved), epoch_of(&old[0]));
+    assert!(next(&mut sub).await.is_reset());
+    assert_eq!(next(&mut sub).await.id(), &moved);
+
+    // The held-back replica is promoted: the old epoch's state is back, and every
+    // Pub/Sub connection drops, as a failover drops them.
+    redis.command(&["DEL", "actix-sse:history:t", "actix-sse:topic:t"]);
+    for key in ["history", "topic"] {
+        let (live, kept) = (format!("actix-sse:{key}:t"), format!("stale:{key}"));
+        assert_eq!(redis.command(&["COPY", &kept, &live]), ":1\r\n");
+    }
+    let seq = old[2].sequence().to_string();
+    redis.command(&[
+        "HSET",
+        "actix-sse:hub",
+        "epoch",
+        &epoch_of(&old[0]),
+        "seq",
+        &seq,
+    ]);
+    redis.command(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+
+    // b's relay reconnects: a reset, and none of the old epoch's events again.
+    let reset = next(&mut sub).await;
+    assert!(reset.is_reset(), "{} {}", reset.id(), data(&reset));
+    let fresh = a.publish("t", "fresh").await.unwrap();
+    for before in [&old[0], &moved] {
+        assert_ne!(epoch_of(&fresh), epoch_of(before));
+    }
+    let ev = next(&mut sub).await;
+    assert_eq!((ev.id(), data(&ev)), (&fresh, "fresh".to_owned()));
+    quiet(&mut sub).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_with_replicas_a_publish_is_acknowledged_once_a_replica_holds_it() {
     need_redis!("redis_replicas");
