@@ -64,7 +64,30 @@ pub(crate) struct History {
     skipped: u64,
     /// How many frames the current chunk was made for.
     chunk_frames: usize,
+    /// How many pieces were dropped from the front so far: a piece's index plus this is
+    /// its number, which stays the same while it is kept (see [`Cursor`]).
+    dropped_pieces: u64,
 }
+
+/// Where a reader is in a range of a history's frames, for reading it a few frames at a
+/// time (a subscriber's replay): the frames after `after`, up to `upto`.
+///
+/// Every frame of the range was cut into a piece when the cursor was made, and pieces are
+/// never joined, so the piece that holds the next frame is known by its number as long as
+/// that frame is kept; reading checks first that nothing after `after` was trimmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    /// The last position read (or where the range starts).
+    after: u64,
+    /// The newest position of the range.
+    upto: u64,
+    /// The number of the piece holding the next frame.
+    piece: u64,
+}
+
+/// Some frames of a cursor's range were trimmed before they were read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Lost;
 
 impl History {
     /// An empty history. `trimmed_upto` is where it starts knowing about events: a
@@ -80,6 +103,7 @@ impl History {
             trimmed_upto,
             skipped: 0,
             chunk_frames: 0,
+            dropped_pieces: 0,
         }
     }
 
@@ -203,6 +227,7 @@ impl History {
                 Some(next) if next.start == 0 => {
                     if let Some(piece) = self.pieces.pop_front() {
                         self.piece_bytes -= piece.len();
+                        self.dropped_pieces += 1;
                     }
                 }
                 Some(_) => {}
@@ -216,6 +241,7 @@ impl History {
     }
 
     /// Every retained event after `after`, oldest first.
+    #[cfg(test)]
     pub(crate) fn after(&mut self, after: u64) -> impl Iterator<Item = (u64, Bytes)> + '_ {
         let start = self.slots.partition_point(|s| s.seq <= after);
         self.read(start)
@@ -227,13 +253,76 @@ impl History {
         self.read(start)
     }
 
-    /// The retained frames from the `index`th on, each a slice of its piece.
-    fn read(&mut self, index: usize) -> impl Iterator<Item = (u64, Bytes)> + '_ {
-        let index = index.min(self.slots.len());
-        // The range runs to the newest frame: cut, so that every frame in it has a piece.
-        if index < self.slots.len() {
-            self.cut();
+    /// A cursor over the retained events after `after` up to `upto`, or `None` if there
+    /// is none. It holds nothing of the history: the frames are read with
+    /// [`read_at`](Self::read_at).
+    pub(crate) fn cursor(&mut self, after: u64, upto: u64) -> Option<Cursor> {
+        let index = self.slots.partition_point(|s| s.seq <= after);
+        if self.slots.get(index)?.seq > upto {
+            return None;
         }
+        self.cut();
+        let piece = self.piece_of(index);
+        Some(Cursor {
+            // Nothing at or before what was trimmed is kept: from there, a later trim
+            // tells that the range lost frames.
+            after: after.max(self.trimmed_upto),
+            upto,
+            piece: self.dropped_pieces + piece as u64,
+        })
+    }
+
+    /// Reads at most `max` frames at `cursor` into `out`, oldest first, and moves the
+    /// cursor past them. `Ok(true)` if frames of its range remain, `Ok(false)` once it is
+    /// read to its end; `Err(Lost)` (and nothing read) if frames of the range that were not
+    /// read yet were trimmed.
+    pub(crate) fn read_at(
+        &self,
+        cursor: &mut Cursor,
+        max: usize,
+        mut out: impl FnMut(u64, Bytes),
+    ) -> Result<bool, Lost> {
+        if self.trimmed_upto > cursor.after {
+            return Err(Lost);
+        }
+        let index = self.slots.partition_point(|s| s.seq <= cursor.after);
+        let Some(piece) = cursor.piece.checked_sub(self.dropped_pieces) else {
+            return Err(Lost);
+        };
+        let mut piece = piece as usize;
+        let mut slots = self.slots.range(index..).peekable();
+        let mut read = 0;
+        while let Some(slot) = slots.next_if(|s| s.seq <= cursor.upto) {
+            if read > 0 && slot.start == 0 {
+                piece += 1;
+            }
+            let at = slot.start as usize;
+            let Some(frames) = self.pieces.get(piece) else {
+                debug_assert!(false, "a cursor's frame has no piece");
+                return Err(Lost);
+            };
+            out(slot.seq, frames.slice(at..at + slot.len as usize));
+            cursor.after = slot.seq;
+            read += 1;
+            if read == max {
+                break;
+            }
+        }
+        match slots.peek() {
+            Some(next) if next.seq <= cursor.upto => {
+                if next.start == 0 && read > 0 {
+                    piece += 1;
+                }
+                cursor.piece = self.dropped_pieces + piece as u64;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// The index in `pieces` of the piece that holds the `index`th retained frame (every
+    /// frame from it on having been cut into a piece).
+    fn piece_of(&self, index: usize) -> usize {
         // The newest piece holds the newest frame; each frame at offset 0 after the
         // `index`th starts a later piece.
         let later = self
@@ -242,7 +331,17 @@ impl History {
             .skip(1)
             .filter(|s| s.start == 0)
             .count();
-        let mut piece = self.pieces.len().saturating_sub(later + 1);
+        self.pieces.len().saturating_sub(later + 1)
+    }
+
+    /// The retained frames from the `index`th on, each a slice of its piece.
+    fn read(&mut self, index: usize) -> impl Iterator<Item = (u64, Bytes)> + '_ {
+        let index = index.min(self.slots.len());
+        // The range runs to the newest frame: cut, so that every frame in it has a piece.
+        if index < self.slots.len() {
+            self.cut();
+        }
+        let mut piece = self.piece_of(index);
         let pieces = &self.pieces;
         self.slots.range(index..).enumerate().map(move |(i, slot)| {
             if i > 0 && slot.start == 0 {
@@ -305,6 +404,10 @@ mod tests {
         Push(usize),
         After(u64),
         Last(usize),
+        /// A cursor after this position, up to the newest.
+        Open(u64),
+        /// Up to this many frames through the open cursor.
+        Read(usize),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -312,8 +415,13 @@ mod tests {
             6 => (1usize..700).prop_map(Op::Push),
             2 => (0u64..400).prop_map(Op::After),
             1 => (0usize..40).prop_map(Op::Last),
+            1 => (0u64..400).prop_map(Op::Open),
+            3 => (1usize..8).prop_map(Op::Read),
         ]
     }
+
+    /// Retained frames as a plain list.
+    type Model = VecDeque<(u64, Vec<u8>)>;
 
     proptest! {
         /// Frames packed into chunks read back exactly as pushed, whatever the sizes and
@@ -327,11 +435,13 @@ mod tests {
         ) {
             let b = bounds(events, bytes);
             let mut h = History::new(0);
-            let mut model: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+            let mut model = Model::new();
             let mut held = 0;
             let mut trimmed = 0;
             let mut skipped = 0;
             let mut seq = 0;
+            // The open cursor, and what it has left to read.
+            let mut cursor: Option<(Cursor, Model)> = None;
             for op in ops {
                 match op {
                     Op::Push(len) => {
@@ -361,6 +471,33 @@ mod tests {
                         let skip = model.len().saturating_sub(n);
                         let want: Vec<_> = model.iter().skip(skip).cloned().collect();
                         prop_assert_eq!(got, want);
+                    }
+                    Op::Open(after) => {
+                        let want: VecDeque<_> =
+                            model.iter().filter(|e| e.0 > after).cloned().collect();
+                        let c = h.cursor(after, seq);
+                        prop_assert_eq!(c.is_some(), !want.is_empty());
+                        cursor = c.map(|c| (c, want));
+                    }
+                    Op::Read(max) => {
+                        let Some((c, want)) = &mut cursor else { continue };
+                        let mut got = Vec::new();
+                        let more = h.read_at(c, max, |s, f| got.push((s, f.to_vec())));
+                        // Lost exactly when the next frame it had to read was trimmed.
+                        let next = want.front().map(|e| e.0);
+                        if next.is_some_and(|n| !model.iter().any(|e| e.0 == n)) {
+                            prop_assert_eq!(more, Err(Lost));
+                            prop_assert!(got.is_empty());
+                            cursor = None;
+                            continue;
+                        }
+                        let take = max.min(want.len());
+                        let expect: Vec<_> = want.drain(..take).collect();
+                        prop_assert_eq!(got, expect);
+                        prop_assert_eq!(more, Ok(!want.is_empty()));
+                        if want.is_empty() {
+                            cursor = None;
+                        }
                     }
                 }
                 prop_assert_eq!(h.lost_upto(), trimmed.max(skipped));

@@ -2,10 +2,13 @@
 //!
 //! Locks are always taken in the order map → topic → subscriber queue. A publish holds
 //! its topic's lock while it takes the next position, encodes the frame, pushes it to
-//! every subscriber and appends it to the history; a subscribe takes its history snapshot
-//! and registers its queue under that same lock. So within a topic, every subscriber sees
-//! the publishes in position order, and a resume has neither a gap nor a duplicate at the
-//! seam between history and live.
+//! every subscriber and appends it to the history; a subscribe notes the range of history
+//! it must replay (a cursor, up to the newest position) and registers its queue under that
+//! same lock. So within a topic, every subscriber sees the publishes in position order,
+//! and a resume has neither a gap nor a duplicate at the seam between history and live.
+//! The replay itself is read from the history a few frames at a time as the subscriber
+//! takes them; if the history drops frames of that range first (it is trimmed by newer
+//! publishes, or evicted), the subscriber gets a reset (`trimmed`) instead.
 //!
 //! Across topics, positions come from one counter, but two topics publish in parallel: a
 //! subscriber of both may receive position 10 before 9. Its subscription therefore merges
@@ -36,7 +39,7 @@ use super::{
     history::{Bounds, History},
     id::{new_epoch, EventId},
     lock,
-    queue::{Limit, Pushed, Queue},
+    queue::{Limit, Pushed, Queue, REFILL},
     ChannelEvent, ResumeFrom,
 };
 
@@ -346,7 +349,11 @@ impl Hub {
                 let mut q = queue.lock();
                 match start {
                     Start::After(seq) if st.history.lost_upto() > seq => trimmed = true,
-                    Start::After(seq) => q.replay(lane, st.history.after(seq)),
+                    Start::After(seq) => {
+                        if let Some(cursor) = st.history.cursor(seq, self.head()) {
+                            q.defer_replay(lane, cursor);
+                        }
+                    }
                     Start::Live if replay_last > 0 => q.replay(lane, st.history.last(replay_last)),
                     Start::Live | Start::Unknown => {}
                 }
@@ -510,6 +517,11 @@ impl MemorySubscription {
                 self.done = true;
                 return Poll::Ready(None);
             }
+            if let Some(lane) = st.wants_refill() {
+                drop(st);
+                self.refill(lane);
+                continue;
+            }
             let Some((lane, seq)) = st.next() else {
                 st.park(cx.waker());
                 return Poll::Pending;
@@ -533,6 +545,20 @@ impl MemorySubscription {
                 frame,
             )));
         }
+    }
+}
+
+impl MemorySubscription {
+    /// Reads the next frames of a lane's replay from its topic's history.
+    fn refill(&self, lane: usize) {
+        let topic = &self.topics[lane].0;
+        // The lock order: topic, then queue.
+        let st = lock(&topic.state);
+        self.queue.lock().refill(
+            lane,
+            |cursor, out| st.history.read_at(cursor, REFILL, out),
+            || self.hub.head(),
+        );
     }
 }
 

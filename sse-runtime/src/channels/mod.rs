@@ -172,6 +172,12 @@ impl From<SerializeError> for PublishError {
 /// slices of the chunks instead of copies. A subscriber that still holds an event keeps
 /// that event's chunk alive.
 ///
+/// A resuming subscriber does not copy what it missed: it reads it from the history a few
+/// events at a time as its client takes them, so a reconnect storm costs about what the
+/// clients' connections cost, whatever they missed. If newer events push what it has not
+/// read yet out of the history first, it gets a reset event (`trimmed`), as if it had
+/// reconnected that late.
+///
 /// # Example: a chat room
 ///
 /// ```
@@ -365,7 +371,9 @@ impl Channels {
     /// subscription first yields every event published after it that the history still
     /// holds, then live events: each exactly once, in order. If the id is unknown (garbage,
     /// another hub's, from before a restart, longer than 1 KiB), unreadable, or older than
-    /// the history, it first yields one reset event, then live events.
+    /// the history, it first yields one reset event, then live events. The missed events
+    /// are read from the history as they are taken: if the history drops some of them
+    /// before that (newer events trimmed them), a reset event comes in their place.
     pub async fn subscribe<'a>(
         &self,
         topic: &str,

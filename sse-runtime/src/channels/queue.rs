@@ -4,7 +4,10 @@
 //! sequence order (the topic's lock orders its publishes); across lanes the subscription
 //! merges by sequence, with a heap of the lanes' first positions, so taking the next
 //! frame costs O(log lanes) whatever the number of topics. Replayed history sits at the
-//! front of each lane and does not count against the live bounds.
+//! front of each lane and does not count against the live bounds. A resume's replay is not
+//! copied in at once: the lane keeps a cursor into the topic's history and the
+//! subscription reads a few frames at a time through it (`refill`), so a client that
+//! missed a thousand events costs a cursor, not a thousand handles.
 //!
 //! Live frames are bounded twice: by count and by bytes (their encoded length). A frame is
 //! shared by every queue it was pushed to and allocated once; each queue counts it at its
@@ -20,7 +23,10 @@ use std::{
 
 use bytes::Bytes;
 
-use super::{lock, Lag};
+use super::{
+    history::{Cursor, Lost},
+    lock, Lag,
+};
 use crate::metrics::{self, COUNTERS};
 
 pub(crate) struct Queue {
@@ -60,6 +66,8 @@ pub(crate) struct State {
     /// Live frames at or below this position are not queued: the replay has them (set by
     /// `seam`, for a backend whose live feed can lag behind its history).
     live_floor: u64,
+    /// How many lanes have replay left to read through their cursor.
+    deferred: usize,
 }
 
 #[derive(Default)]
@@ -67,7 +75,12 @@ struct Lane {
     frames: VecDeque<(u64, Bytes)>,
     /// How many frames at the front are replayed history.
     replay: usize,
+    /// Replay still to read from the topic's history, after the frames above.
+    cursor: Option<Cursor>,
 }
+
+/// How many replayed frames a lane reads from its topic's history at a time.
+pub(crate) const REFILL: usize = 32;
 
 /// How many live frames a queue holds, and what happens beyond.
 #[derive(Debug, Clone, Copy)]
@@ -114,6 +127,7 @@ impl Queue {
                 epoch: 0,
                 skip_upto: 0,
                 live_floor: 0,
+                deferred: 0,
             }),
         }
     }
@@ -243,6 +257,61 @@ impl State {
         }
     }
 
+    /// Makes a lane replay the frames of `cursor`'s range, read from the topic's history
+    /// as the subscriber gets to them (called under the topic lock, before any live frame
+    /// of that topic can arrive).
+    pub(crate) fn defer_replay(&mut self, lane: usize, cursor: Cursor) {
+        debug_assert!(self.lanes[lane].cursor.is_none());
+        self.lanes[lane].cursor = Some(cursor);
+        self.deferred += 1;
+    }
+
+    /// A lane whose queued replay is used up while its cursor has more: before any frame
+    /// is handed out, it must be refilled (its next frame may come before every other
+    /// lane's and before its own live frames).
+    pub(crate) fn wants_refill(&self) -> Option<usize> {
+        if self.deferred == 0 {
+            return None;
+        }
+        self.lanes
+            .iter()
+            .position(|l| l.replay == 0 && l.cursor.is_some())
+    }
+
+    /// Refills a lane that `wants_refill`, with `read` (the topic's
+    /// `History::read_at`, called under the topic's lock, which the caller holds): up to
+    /// [`REFILL`] frames go in front of its live frames. If the history lost frames the
+    /// cursor had not read yet, the subscriber gets a reset (`trimmed`) at `head`.
+    pub(crate) fn refill(
+        &mut self,
+        lane: usize,
+        read: impl FnOnce(&mut Cursor, &mut dyn FnMut(u64, Bytes)) -> Result<bool, Lost>,
+        head: impl FnOnce() -> u64,
+    ) {
+        let l = &mut self.lanes[lane];
+        // Between `wants_refill` and here, a reset may have cleared it.
+        let Some(mut cursor) = l.cursor.take().filter(|_| l.replay == 0) else {
+            return;
+        };
+        self.deferred -= 1;
+        let mut at = 0;
+        let frames = &mut l.frames;
+        let more = read(&mut cursor, &mut |seq, frame| {
+            frames.insert(at, (seq, frame));
+            at += 1;
+        });
+        l.replay += at;
+        match more {
+            Ok(true) => {
+                l.cursor = Some(cursor);
+                self.deferred += 1;
+            }
+            Ok(false) => {}
+            Err(Lost) => return self.reset_at(head(), "trimmed"),
+        }
+        self.reindex();
+    }
+
     /// Keeps only the replayed frames newer than `cutoff` (for `replay_last` over several
     /// topics, once every lane is filled).
     pub(crate) fn drop_replay_upto(&mut self, cutoff: u64) {
@@ -329,7 +398,9 @@ impl State {
         for lane in &mut self.lanes {
             lane.frames.clear();
             lane.replay = 0;
+            lane.cursor = None;
         }
+        self.deferred = 0;
         self.heads.clear();
         self.live = 0;
         self.live_bytes = 0;

@@ -235,6 +235,64 @@ fn several_topics_merge_in_id_order_and_resume_from_one_id() {
 }
 
 #[test]
+fn a_long_resume_over_several_topics_comes_exact_and_in_id_order() {
+    // Far longer than what a subscription reads from history at a time.
+    let hub = Channels::builder().history_events(2_000).build();
+    let ids: Vec<EventId> = (0..1_000)
+        .map(|i| publish(&hub, ["a", "b", "c"][i % 3], i.to_string()))
+        .collect();
+    let mut sub = subscribe(&hub, &["c", "a"], Some(&ids[99].to_string()));
+    // Published after the subscription: behind the replay, in order.
+    let live: Vec<EventId> = (0..50)
+        .map(|i| publish(&hub, ["a", "c"][i % 2], "live"))
+        .collect();
+    let want: Vec<u64> = ids[100..]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (100 + i) % 3 != 1)
+        .map(|(_, id)| id.sequence())
+        .chain(seqs_of(&live))
+        .collect();
+    let (got, ended) = drain(&mut sub);
+    assert!(!ended);
+    assert_eq!(seqs(&got), want);
+}
+
+#[test]
+fn a_resume_whose_history_is_trimmed_before_it_is_read_gets_a_reset() {
+    let hub = Channels::builder()
+        .history_events(500)
+        .queue(100_000)
+        .build();
+    let ids: Vec<EventId> = (0..500)
+        .map(|i| publish(&hub, "t", i.to_string()))
+        .collect();
+    let mut sub = subscribe(&hub, &["t"], Some(&ids[0].to_string()));
+    let mut got = Vec::new();
+    for _ in 0..40 {
+        got.push(sub.next().now_or_never().unwrap().unwrap());
+    }
+    assert_eq!(seqs(&got), seqs_of(&ids[1..41]));
+    // New events push the rest of what it missed out of the history before it reads it.
+    let newer: Vec<EventId> = (0..1_000)
+        .map(|i| publish(&hub, "t", i.to_string()))
+        .collect();
+    let (rest, _) = drain(&mut sub);
+    let reset = rest
+        .iter()
+        .position(ChannelEvent::is_reset)
+        .expect("a reset");
+    // What it had read ahead still comes, in order; then the reset, at the newest id;
+    // nothing after it but what is published next.
+    assert_eq!(seqs(&rest[..reset]), seqs_of(&ids[41..41 + reset]));
+    assert_eq!(rest[reset].data(), "trimmed");
+    assert_eq!(rest[reset].id(), newer.last().unwrap());
+    assert_eq!(rest.len(), reset + 1);
+    let next = publish(&hub, "t", "after");
+    assert_eq!(seqs(&drain(&mut sub).0), [next.sequence()]);
+}
+
+#[test]
 fn replay_last_starts_with_recent_history() {
     let hub = Channels::builder().replay_last(3).build();
     let ids: Vec<EventId> = (0..10)
