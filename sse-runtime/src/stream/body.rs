@@ -15,7 +15,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use super::{
-    heartbeat::{Heartbeat, DEFAULT_HEARTBEAT_FRAME},
+    heartbeat::Heartbeat,
     probe::Probe,
     shared::Shared,
     source::{FnSource, HandlerResult, Plain, Source, StreamItem, StreamSource, WithSerializer},
@@ -117,6 +117,10 @@ struct Core {
     heartbeat: Option<Heartbeat>,
     retry: Option<Duration>,
     started: bool,
+    /// The head went out with the first heartbeat, which is the first chunk to send:
+    /// sent from the heartbeat's own frame rather than copied into the buffer, which would
+    /// then hold an allocation for the stream's whole life.
+    heartbeat_first: bool,
     state: State,
     panic: Option<Box<str>>,
     /// The server's graceful stop, if the stream was created on a worker of a server set
@@ -141,7 +145,7 @@ impl Drop for Core {
             reason.count();
             self.shared.trace.end(reason.as_str());
             if log::log_enabled!(target: "actix_sse", log::Level::Debug) {
-                let route = self.shared.route.borrow_mut().take();
+                let route = self.shared.route.take();
                 let route = route.as_deref().unwrap_or("-");
                 log::debug!(target: "actix_sse", "SSE stream end: {route} ({reason})");
             }
@@ -221,6 +225,7 @@ impl<S: Source> Sse<S> {
                 heartbeat: Some(Heartbeat::default()),
                 retry: None,
                 started: false,
+                heartbeat_first: false,
                 state: State::Running,
                 panic: None,
                 shutdown: Shutdown::current().map(Watch::new),
@@ -280,15 +285,9 @@ impl<S: Source> Sse<S> {
     fn set_heartbeat_event(&mut self, event: &Event) -> Result<(), InvalidEvent> {
         let mut buf = BytesMut::new();
         event.encode(&mut buf)?;
-        let frame = if buf.is_empty() {
-            Bytes::from_static(DEFAULT_HEARTBEAT_FRAME)
-        } else {
-            buf.freeze()
-        };
-        self.core
-            .heartbeat
-            .get_or_insert_with(Heartbeat::default)
-            .frame = frame;
+        let heartbeat = self.core.heartbeat.get_or_insert_with(Heartbeat::default);
+        // An event that encodes to nothing keeps the `:` comment.
+        heartbeat.set_frame((!buf.is_empty()).then(|| buf.freeze()));
         Ok(())
     }
 
@@ -369,6 +368,13 @@ impl<S: Source> Sse<S> {
             }
             State::Running | State::SourceDone => {}
         }
+        if std::mem::take(&mut core.heartbeat_first) {
+            if let Some(frame) = core.heartbeat.as_ref().map(Heartbeat::frame) {
+                metrics::add(&COUNTERS.bytes_sent, frame.len() as u64);
+                core.shared.trace.chunk(0, frame.len());
+                return Poll::Ready(Some(Ok(frame)));
+            }
+        }
         core.begin();
         core.poll_shutdown(cx);
         core.poll_source(this.source, cx);
@@ -420,7 +426,7 @@ impl<S: Source> Sse<S> {
         if core.state != State::Running
             || core.closed()
             || shared.committed()
-            || shared.answer.borrow().is_some()
+            || shared.has_answer()
         {
             return Poll::Ready(());
         }
@@ -436,7 +442,13 @@ impl<S: Source> Sse<S> {
             if let Some(hb) = &mut core.heartbeat {
                 if let Poll::Ready(frame) = hb.poll(cx, shared) {
                     metrics::add(&COUNTERS.heartbeats, 1);
-                    shared.buf.borrow_mut().extend_from_slice(&frame);
+                    let mut buf = shared.buf.borrow_mut();
+                    if buf.is_empty() {
+                        core.heartbeat_first = true;
+                    } else {
+                        // After the `retry` line.
+                        buf.extend_from_slice(&frame);
+                    }
                     return Poll::Ready(());
                 }
             }
@@ -458,7 +470,7 @@ impl<S: Source> Sse<S> {
     pub(super) fn into_started(self: Pin<Box<Self>>) -> super::start::Started<S> {
         use super::start::Started;
         let shared = self.core.shared.clone();
-        if let Some(answer) = shared.answer.borrow_mut().take() {
+        if let Some(answer) = shared.answer.take() {
             shared.trace.end("answer");
             return Started::answer(*answer);
         }
@@ -552,11 +564,11 @@ impl Core {
     }
 
     fn register_body(&self, cx: &mut Context<'_>) {
-        let mut body_waker = self.shared.body_waker.borrow_mut();
-        match &*body_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *body_waker = Some(cx.waker().clone()),
-        }
+        let body_waker = match self.shared.body_waker.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        self.shared.body_waker.set(Some(body_waker));
     }
 
     fn closed(&self) -> bool {

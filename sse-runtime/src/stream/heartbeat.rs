@@ -12,11 +12,13 @@ use tokio::time::{Instant, Sleep};
 
 use super::{shared::Shared, DEFAULT_HEARTBEAT};
 
-pub(super) const DEFAULT_HEARTBEAT_FRAME: &[u8] = b":\n";
+const DEFAULT_HEARTBEAT_FRAME: &[u8] = b":\n";
 
 pub(super) struct Heartbeat {
     pub(super) period: Duration,
-    pub(super) frame: Bytes,
+    /// A custom heartbeat event's frame (`None`: the `:` comment). Boxed: most streams
+    /// keep the default, and an idle stream's memory is mostly its state.
+    custom: Option<Box<Bytes>>,
     /// Created on the first poll (it needs the runtime), then only reset: one timer per
     /// stream for its whole life.
     sleep: Option<Pin<Box<Sleep>>>,
@@ -30,7 +32,7 @@ impl Default for Heartbeat {
     fn default() -> Self {
         Heartbeat {
             period: DEFAULT_HEARTBEAT,
-            frame: Bytes::from_static(DEFAULT_HEARTBEAT_FRAME),
+            custom: None,
             sleep: None,
             last_chunk: None,
         }
@@ -59,7 +61,20 @@ impl Heartbeat {
             *buf = BytesMut::new();
             shared.chunk_hint.set(0);
         }
-        Poll::Ready(self.frame.clone())
+        Poll::Ready(self.frame())
+    }
+
+    /// The frame a heartbeat sends.
+    pub(super) fn frame(&self) -> Bytes {
+        match &self.custom {
+            Some(frame) => Bytes::clone(frame),
+            None => Bytes::from_static(DEFAULT_HEARTBEAT_FRAME),
+        }
+    }
+
+    /// Sends `frame` as the heartbeat instead of the `:` comment (`None`: the comment).
+    pub(super) fn set_frame(&mut self, frame: Option<Bytes>) {
+        self.custom = frame.map(Box::new);
     }
 
     /// Idle-based heartbeat: a chunk went out, so the next heartbeat is due a period

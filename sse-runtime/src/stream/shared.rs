@@ -22,14 +22,14 @@ pub struct Shared {
     /// True while the body itself polls the handler: a full buffer then needs no waker,
     /// because the body polls the handler again right after the flush.
     pub(super) in_body: Cell<bool>,
-    pub(super) waiters: RefCell<Vec<Waker>>,
+    pub(super) waiters: Cell<Vec<Waker>>,
     /// The size of the last chunk handed to actix-web: what the next one will likely need.
     pub(super) chunk_hint: Cell<usize>,
     /// The body's task, for a `close()` from another task on this thread.
-    pub(super) body_waker: RefCell<Option<Waker>>,
+    pub(super) body_waker: Cell<Option<Waker>>,
     /// What the handler answered instead of the stream, before it started.
     /// Boxed: rare, and an idle stream's memory is mostly this struct.
-    pub(super) answer: RefCell<Option<Box<Answer>>>,
+    pub(super) answer: Cell<Option<Box<Answer>>>,
     /// The response head has gone out: the status can no longer change.
     pub(super) head_sent: Cell<bool>,
     /// The bytes at the start of the buffer that are not events (the `retry` line written
@@ -43,7 +43,7 @@ pub struct Shared {
     pub(super) failed: Cell<bool>,
     /// The route, for the stream's start and end in the log (only kept when `debug` is
     /// enabled for target `actix_sse`).
-    pub(super) route: RefCell<Option<Box<str>>>,
+    pub(super) route: Cell<Option<Box<str>>>,
     /// The handler's own `head_wait`, if it set one.
     pub(super) head_wait: Cell<Option<std::time::Duration>>,
     /// What the log calls the handler (`GET /events`, set by `#[sse]`), or empty.
@@ -61,15 +61,15 @@ impl Shared {
             limit: Cell::new(DEFAULT_BUFFER),
             closed: Cell::new(false),
             in_body: Cell::new(false),
-            waiters: RefCell::new(Vec::new()),
+            waiters: Cell::new(Vec::new()),
             chunk_hint: Cell::new(0),
-            body_waker: RefCell::new(None),
-            answer: RefCell::new(None),
+            body_waker: Cell::new(None),
+            answer: Cell::new(None),
             head_sent: Cell::new(false),
             prefix: Cell::new(0),
             events: Cell::new(0),
             failed: Cell::new(false),
-            route: RefCell::new(None),
+            route: Cell::new(None),
             head_wait: Cell::new(None),
             label: Cell::new(""),
             delivered: Cell::new(false),
@@ -110,10 +110,11 @@ impl Shared {
             return Poll::Ready(Ok(()));
         }
         if !self.in_body.get() {
-            let mut waiters = self.waiters.borrow_mut();
+            let mut waiters = self.waiters.take();
             if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
                 waiters.push(cx.waker().clone());
             }
+            self.waiters.set(waiters);
         }
         Poll::Pending
     }
@@ -175,18 +176,18 @@ impl Shared {
     /// itself it is not needed: the body looks right after polling it.
     pub(super) fn wake_body(&self) {
         if !self.in_body.get() {
-            if let Some(waker) = self.body_waker.borrow_mut().take() {
+            if let Some(waker) = self.body_waker.take() {
                 waker.wake();
             }
         }
     }
 
     pub(super) fn wake_senders(&self) {
-        let mut waiters = self.waiters.borrow_mut();
-        if !waiters.is_empty() {
-            for w in waiters.drain(..) {
-                w.wake();
-            }
+        let mut waiters = self.waiters.take();
+        // Waking schedules a task; it does not run it here (the list is out meanwhile).
+        for w in waiters.drain(..) {
+            w.wake();
         }
+        self.waiters.set(waiters);
     }
 }

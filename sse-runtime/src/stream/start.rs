@@ -56,6 +56,14 @@ impl Shared {
         self.head_sent.get() || self.buf.borrow().len() > self.prefix.get()
     }
 
+    /// Whether the handler answered instead of streaming (the answer waits to be taken).
+    pub(super) fn has_answer(&self) -> bool {
+        let answer = self.answer.take();
+        let has = answer.is_some();
+        self.answer.set(answer);
+        has
+    }
+
     /// The handler's answer instead of the stream. Too late once the head has gone out
     /// or an event was sent: then it is logged and the stream ends, which it does in
     /// either case.
@@ -98,7 +106,7 @@ impl Shared {
                 }
             }
         } else {
-            *self.answer.borrow_mut() = Some(Box::new(answer));
+            self.answer.set(Some(Box::new(answer)));
         }
         self.closed.set(true);
         self.wake_body();
@@ -311,7 +319,7 @@ pub(crate) fn stream_response<B: MessageBody>(
     if log::log_enabled!(target: "actix_sse", log::Level::Debug) {
         let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
         log::debug!(target: "actix_sse", "SSE stream start: {route}");
-        *shared.route.borrow_mut() = Some(route.into());
+        shared.route.set(Some(route.into()));
     }
     let mut res = HttpResponse::with_body(StatusCode::OK, body);
     if req.version() < Version::HTTP_11 {
