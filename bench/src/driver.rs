@@ -162,6 +162,10 @@ pub struct StreamRun {
     pub elapsed: Duration,
     /// From connect to the first event.
     pub first_event: Duration,
+    /// The server's CPU time over the run (all its threads), s.
+    pub server_cpu: f64,
+    /// The client's CPU time over the run (its one thread), s.
+    pub client_cpu: f64,
 }
 
 impl StreamRun {
@@ -173,13 +177,17 @@ impl StreamRun {
 
 /// Reads `/stream?n=..&size=..` to its end and checks that exactly `n` events of exactly
 /// `size` bytes of `x` arrived; with `ids` (`&ids=1`), that every event carried the id
-/// `0`, `1`, … `n - 1`, in order.
+/// `0`, `1`, … `n - 1`, in order. Also measures the CPU time the server (`pid`) and this
+/// client spent on the run.
 pub async fn stream_once(
     addr: SocketAddr,
+    pid: u32,
     n: u64,
     size: usize,
     ids: bool,
 ) -> Result<StreamRun, Error> {
+    let server0 = procfs::cpu_secs(pid)?;
+    let client0 = procfs::thread_cpu_secs();
     let t0 = Instant::now();
     let bad = Cell::new(0u64);
     let expected = vec![b'x'; size];
@@ -198,6 +206,8 @@ pub async fn stream_once(
     .await?;
     conn.read_to_end(Duration::from_secs(120)).await?;
     let elapsed = t0.elapsed();
+    let client_cpu = procfs::thread_cpu_secs() - client0;
+    let server_cpu = procfs::cpu_secs(pid)? - server0;
     let events = conn.parser.events;
     let first = conn.parser.first_event.map_or(elapsed, |t| t - t0);
     let wire = conn.body_bytes;
@@ -219,6 +229,8 @@ pub async fn stream_once(
         events,
         elapsed,
         first_event: first,
+        server_cpu,
+        client_cpu,
     })
 }
 
@@ -560,6 +572,8 @@ pub struct Config {
     pub slow_secs: u64,
     /// Pin servers to CPU 0 and the client to CPU 1.
     pub pin: bool,
+    /// Event payload sizes of the throughput runs.
+    pub sizes: Vec<usize>,
 }
 
 impl Config {
@@ -576,6 +590,7 @@ impl Config {
             slow_clients: 100,
             slow_secs: 10,
             pin: false,
+            sizes: vec![64, 4096, 16384],
         }
     }
 }
@@ -670,12 +685,12 @@ pub fn throughput(cfg: &Config, size: usize, ids: bool) -> Vec<Row> {
             let server = Server::start(&cfg.exe, c, cfg.pin)?;
             block_on(async {
                 let probe_n: u64 = if size <= 256 { 200_000 } else { 20_000 };
-                let probe = stream_once(server.addr, probe_n, size, ids).await?;
+                let probe = stream_once(server.addr, server.pid, probe_n, size, ids).await?;
                 let n = ((probe.events_per_sec() * cfg.min_run.as_secs_f64()) as u64)
                     .clamp(1_000, 2_000_000_000);
                 let mut runs = Vec::new();
                 for _ in 0..cfg.runs {
-                    runs.push(stream_once(server.addr, n, size, ids).await?);
+                    runs.push(stream_once(server.addr, server.pid, n, size, ids).await?);
                 }
                 let eps: Vec<f64> = runs.iter().map(|r| r.events_per_sec() / 1e6).collect();
                 let m = median(&eps).unwrap_or(0.0);
@@ -685,6 +700,25 @@ pub fn throughput(cfg: &Config, size: usize, ids: bool) -> Vec<Row> {
                     .collect();
                 ttfe.sort_by(f64::total_cmp);
                 let all: Vec<String> = eps.iter().map(|x| fmt_num(*x)).collect();
+                // Who is the bottleneck: a side busy all along (100 %) is; its CPU time per
+                // event bounds the rate.
+                let busy = |f: fn(&StreamRun) -> f64| {
+                    let pct: Vec<f64> = runs
+                        .iter()
+                        .map(|r| 100.0 * f(r) / r.elapsed.as_secs_f64())
+                        .collect();
+                    let ns: Vec<f64> = runs.iter().map(|r| f(r) * 1e9 / r.events as f64).collect();
+                    format!(
+                        "{:.0} % ({:.1} ns/event)",
+                        median(&pct).unwrap_or(0.0),
+                        median(&ns).unwrap_or(0.0)
+                    )
+                };
+                let cpu = format!(
+                    "; CPU busy: server {}, client {}",
+                    busy(|r| r.server_cpu),
+                    busy(|r| r.client_cpu)
+                );
                 let limit = if c == Contestant::Raw {
                     format!(
                         "; client parse limit {:.1} M ev/s",
@@ -699,7 +733,7 @@ pub fn throughput(cfg: &Config, size: usize, ids: bool) -> Vec<Row> {
                     values: eps,
                     unit,
                     note: format!(
-                        "runs {} M ev/s; {:.0} MB/s, first event {:.0} µs, N={n}{limit}",
+                        "runs {} M ev/s; {:.0} MB/s, first event {:.0} µs, N={n}{cpu}{limit}",
                         all.join("/"),
                         m * size as f64,
                         median(&ttfe).unwrap_or(0.0)
@@ -996,7 +1030,7 @@ pub fn run_all(cfg: &Config, what: &[&str]) -> bool {
     let mut rows = Vec::new();
     let want = |w: &str| what.contains(&"all") || what.contains(&w);
     if want("throughput") {
-        for size in [64, 4096, 16384] {
+        for &size in &cfg.sizes {
             rows.extend(throughput(cfg, size, true));
             rows.extend(throughput(cfg, size, false));
         }

@@ -1,7 +1,7 @@
 //! `actix-sse-bench`: run a contestant server, or the benchmarks.
 //!
 //! ```text
-//! actix-sse-bench all [--quick] [--runs R] [--conns N] [--only ours,raw]
+//! actix-sse-bench all [--quick] [--runs R] [--conns N] [--only ours,raw] [--no-pin] [--sizes 64,4096]
 //! actix-sse-bench throughput|idle|fanout|slow [same options]
 //! actix-sse-bench server <raw|ours|lab|axum|plain> <port>
 //! ```
@@ -16,7 +16,7 @@ use actix_sse_bench::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: actix-sse-bench all|throughput|idle|fanout|slow [--quick] [--runs R] [--conns N] [--only a,b]\n       actix-sse-bench server <raw|ours|lab|axum|plain> <port>"
+        "usage: actix-sse-bench all|throughput|idle|fanout|slow [--quick] [--runs R] [--conns N] [--only a,b] [--no-pin] [--sizes 64,4096]\n       actix-sse-bench server <raw|ours|lab|axum|plain> <port>"
     );
     ExitCode::from(2)
 }
@@ -51,8 +51,22 @@ fn main() -> ExitCode {
     let exe = std::env::current_exe().expect("current exe");
     let mut cfg = Config::full(exe);
     let mut it = args.iter().skip(1);
+    let mut pin = true;
     while let Some(a) = it.next() {
         match a.as_str() {
+            // Servers and client left to the scheduler (by default each has its own CPU).
+            "--no-pin" => pin = false,
+            "--sizes" => {
+                let list = it.next().map(String::as_str).unwrap_or_default();
+                match list
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<Vec<usize>, _>>()
+                {
+                    Ok(sizes) if !sizes.is_empty() => cfg.sizes = sizes,
+                    _ => return usage(),
+                }
+            }
             "--quick" => {
                 cfg.runs = 1;
                 cfg.conns = 1000;
@@ -86,7 +100,7 @@ fn main() -> ExitCode {
         );
         cfg.conns = max_conns;
     }
-    cfg.pin = pin_client();
+    cfg.pin = pin && pin_client();
     if cfg!(debug_assertions) {
         eprintln!("note: debug build; use --release for real figures");
     }

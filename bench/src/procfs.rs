@@ -42,6 +42,18 @@ pub fn cpu_secs(pid: u32) -> Result<f64, String> {
     Ok(ticks as f64 / hz)
 }
 
+/// CPU time (user + system) of the calling thread, in seconds.
+pub fn thread_cpu_secs() -> f64 {
+    // SAFETY: a zeroed rusage is valid for getrusage to fill.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_THREAD with a valid pointer.
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(ru.ru_utime) + secs(ru.ru_stime)
+}
+
 /// On-CPU time of all threads of the process in nanoseconds, from
 /// `/proc/PID/task/*/schedstat` (nanosecond resolution, where `/proc/PID/stat` counts
 /// clock ticks). `None` if the kernel has no schedstat.
