@@ -190,6 +190,7 @@ pub async fn stream_once(
     };
     let mut conn = open(
         addr,
+        None,
         &format!("/stream?n={n}&size={size}&ids={}", u8::from(ids)),
         256 * 1024,
         ids,
@@ -284,7 +285,7 @@ async fn open_crowd(
         let f = on_event(i);
         set.spawn_local(async move {
             let permit = sem.acquire().await;
-            let mut c = match open(addr, &path, 4096, false, f).await {
+            let mut c = match open(addr, None, &path, 4096, false, f).await {
                 Ok(c) => c,
                 Err(e) => return crowd.error(e),
             };
@@ -490,7 +491,7 @@ pub async fn slow_run(server: &Server, clients: usize, secs: u64) -> Result<Slow
         let read_events = read_events.clone();
         set.spawn_local(async move {
             let path = format!("/slow?secs={secs}&size=64");
-            let mut c = match open(addr, &path, 4096, false, |_| {}).await {
+            let mut c = match open(addr, None, &path, 4096, false, |_| {}).await {
                 Ok(c) => c,
                 Err(e) => return crowd.error(e),
             };
