@@ -76,6 +76,7 @@ struct IdleRound {
 /// The idle rounds of one server: RSS at the start and each round.
 struct IdleRounds {
     start_kib: u64,
+    start_data_kib: u64,
     rounds: Vec<IdleRound>,
 }
 
@@ -152,13 +153,18 @@ fn idle_rounds(cfg: &Config, c: Contestant) -> Result<IdleRounds, Error> {
     block_on(async {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let start_kib = procfs::rss_kib(server.pid)?;
+        let start_data_kib = procfs::status_kib(server.pid, "VmData")?;
         let fd0 = procfs::fd_count(server.pid)?;
         let mut rounds = Vec::with_capacity(ROUNDS);
         for r in 0..ROUNDS {
             eprintln!("  {c}: idle round {}", r + 1);
             rounds.push(idle_round(&server, cfg, fd0).await?);
         }
-        Ok(IdleRounds { start_kib, rounds })
+        Ok(IdleRounds {
+            start_kib,
+            start_data_kib,
+            rounds,
+        })
     })
 }
 
@@ -177,9 +183,10 @@ fn idle_rows(cfg: &Config, c: Contestant, r: &IdleRounds) -> Vec<Row> {
         values: vec![r.rounds[0].open_kib.saturating_sub(r.start_kib) as f64 / n as f64],
         unit: "KiB",
         note: format!(
-            "round 1; RSS at start {} MiB, all open {} MiB (rounds 1/2/3)",
+            "round 1; RSS at start {} MiB, all open {} MiB (rounds 1/2/3); VmData at start {} MiB",
             fmt_num(mib(r.start_kib)),
-            opens.join("/")
+            opens.join("/"),
+            fmt_num(mib(r.start_data_kib))
         ),
         error: None,
     }];
