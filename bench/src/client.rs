@@ -4,7 +4,8 @@
 
 use std::{
     mem,
-    net::SocketAddr,
+    net::{Ipv4Addr, SocketAddr},
+    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -307,19 +308,51 @@ pub fn split_field(line: &[u8]) -> (&[u8], &[u8]) {
 /// chunked.
 pub type SseHead = (TcpStream, Vec<u8>, Vec<u8>, bool);
 
-/// Sends `GET path` (with `Last-Event-ID` if given) on a new connection to `addr` and reads
-/// the response head. Fails unless the status is 200 and the content type
-/// `text/event-stream`, or if the response has a `Content-Length`.
+/// The first of the source addresses [`spread_source`] hands out: 127.0.0.2.
+pub const FIRST_SOURCE: u8 = 2;
+
+/// The next of `count` loopback source addresses, 127.0.0.2, .3, … .(1 + count), in turn
+/// over the whole process: connections spread over them evenly, so that each address
+/// holds at most its share of the ephemeral ports (in use or in TIME_WAIT after a
+/// close). `count` is clamped to 1..=250.
+pub fn spread_source(count: u8) -> Ipv4Addr {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let k = NEXT.fetch_add(1, Ordering::Relaxed) % usize::from(count.clamp(1, 250));
+    Ipv4Addr::new(127, 0, 0, FIRST_SOURCE + k as u8)
+}
+
+/// A new connection to `addr` (loopback only), from `source` (port chosen by the kernel)
+/// if given, else from whatever address the kernel picks.
+pub async fn connect(addr: SocketAddr, source: Option<Ipv4Addr>) -> Result<TcpStream, Error> {
+    assert!(addr.ip().is_loopback(), "the bench talks to 127.0.0.1 only");
+    let Some(src) = source else {
+        return TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"));
+    };
+    assert!(src.is_loopback(), "the bench connects from 127.0.0.x only");
+    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
+    socket
+        .bind(SocketAddr::from((src, 0)))
+        .map_err(|e| format!("bind {src}: {e}"))?;
+    socket
+        .connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr} from {src}: {e}"))
+}
+
+/// Sends `GET path` (with `Last-Event-ID` if given) on a new connection to `addr` (from
+/// `source` if given, see [`connect`]) and reads the response head. Fails unless the
+/// status is 200 and the content type `text/event-stream`, or if the response has a
+/// `Content-Length`.
 pub async fn request_sse(
     addr: SocketAddr,
+    source: Option<Ipv4Addr>,
     path: &str,
     last_event_id: Option<&str>,
     read_buf: usize,
 ) -> Result<SseHead, Error> {
-    assert!(addr.ip().is_loopback(), "the bench talks to 127.0.0.1 only");
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let mut stream = connect(addr, source).await?;
     stream.set_nodelay(true).ok();
     let last = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
     let req = format!(
@@ -373,19 +406,20 @@ pub async fn request_sse(
     Ok((stream, head.split_off(end), tmp, chunked))
 }
 
-/// Sends `GET path` on a new connection to `addr` and reads the response head up to the
-/// first byte of the body. Fails unless the status is 200 and the content type
-/// `text/event-stream`.
+/// Sends `GET path` on a new connection to `addr` (from `source` if given, see
+/// [`connect`]) and reads the response head up to the first byte of the body. Fails
+/// unless the status is 200 and the content type `text/event-stream`.
 ///
 /// With `check_ids`, the parser checks every event's id ([`SseParser::check_ids`]).
 pub async fn open<F: FnMut(&[u8])>(
     addr: SocketAddr,
+    source: Option<Ipv4Addr>,
     path: &str,
     read_buf: usize,
     check_ids: bool,
     on_event: F,
 ) -> Result<SseConn<F>, Error> {
-    let (stream, rest, tmp, chunked) = request_sse(addr, path, None, read_buf).await?;
+    let (stream, rest, tmp, chunked) = request_sse(addr, source, path, None, read_buf).await?;
     let body = if chunked {
         Body::Chunked {
             state: Chunk::Size,
@@ -482,10 +516,7 @@ impl<F: FnMut(&[u8])> SseConn<F> {
 /// Sends `GET path` and returns the body of a short, non-streaming response
 /// (`Content-Length` or until close).
 pub async fn get_text(addr: SocketAddr, path: &str) -> Result<String, Error> {
-    assert!(addr.ip().is_loopback(), "the bench talks to 127.0.0.1 only");
-    let mut s = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let mut s = connect(addr, None).await?;
     let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes())
         .await

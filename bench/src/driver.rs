@@ -13,7 +13,7 @@ use std::{
 };
 
 use crate::{
-    client::{get_text, open, Error},
+    client::{get_text, open, spread_source, Error},
     procfs,
     proto::{frame, now_ns, parse_fanout},
     servers::Contestant,
@@ -198,6 +198,7 @@ pub async fn stream_once(
     };
     let mut conn = open(
         addr,
+        None,
         &format!("/stream?n={n}&size={size}&ids={}", u8::from(ids)),
         256 * 1024,
         ids,
@@ -236,9 +237,11 @@ pub async fn stream_once(
 
 /// Shared state of many concurrent SSE connections.
 #[derive(Default)]
-struct Crowd {
-    opened: Cell<usize>,
-    comments: Cell<u64>,
+pub(crate) struct Crowd {
+    /// Connections that have their response head.
+    pub(crate) opened: Cell<usize>,
+    /// Comment lines (heartbeats) received on all of them.
+    pub(crate) comments: Cell<u64>,
     errors: RefCell<Vec<String>>,
 }
 
@@ -250,7 +253,8 @@ impl Crowd {
         }
     }
 
-    fn check(&self) -> Result<(), Error> {
+    /// The first connection error, if any.
+    pub(crate) fn check(&self) -> Result<(), Error> {
         match self.errors.borrow().first() {
             Some(e) => Err(format!(
                 "{} connection error(s), first: {e}",
@@ -278,12 +282,15 @@ impl Crowd {
 }
 
 /// Opens `conns` streams on `path` (at most 256 connecting at once) that keep reading;
-/// each event's data goes to `on_event(index, data)`. Returns the tasks (dropping them
-/// closes every connection) once all have their response head.
-async fn open_crowd(
+/// each event's data goes to `on_event(index, data)`. With `sources` > 0 the connections
+/// come from that many loopback addresses in turn ([`spread_source`]), else from the
+/// kernel's choice. Returns the tasks (dropping them closes every connection) once all
+/// have their response head.
+pub(crate) async fn open_crowd(
     addr: SocketAddr,
     path: &str,
     conns: usize,
+    sources: u8,
     crowd: &Rc<Crowd>,
     on_event: impl Fn(usize) -> Box<dyn FnMut(&[u8])>,
 ) -> Result<tokio::task::JoinSet<()>, Error> {
@@ -294,9 +301,10 @@ async fn open_crowd(
         let crowd = crowd.clone();
         let path = path.to_owned();
         let f = on_event(i);
+        let source = (sources > 0).then(|| spread_source(sources));
         set.spawn_local(async move {
             let permit = sem.acquire().await;
-            let mut c = match open(addr, &path, 4096, false, f).await {
+            let mut c = match open(addr, source, &path, 4096, false, f).await {
                 Ok(c) => c,
                 Err(e) => return crowd.error(e),
             };
@@ -353,7 +361,7 @@ pub async fn idle_run(
     let rss0 = procfs::rss_kib(server.pid)?;
     let crowd = Rc::new(Crowd::default());
     let path = format!("/idle?hb_ms={}{query}", hb.as_millis());
-    let set = open_crowd(server.addr, &path, conns, &crowd, |_| Box::new(|_| {})).await?;
+    let set = open_crowd(server.addr, &path, conns, 0, &crowd, |_| Box::new(|_| {})).await?;
     tokio::time::sleep(settle).await;
     crowd.check()?;
     let rss1 = procfs::rss_kib(server.pid)?;
@@ -395,6 +403,41 @@ pub struct FanoutRound {
     pub max_us: f64,
     /// Deliveries measured (subscribers × messages).
     pub samples: usize,
+    /// Server CPU per message, µs: from just before the publish request to the moment
+    /// every subscriber had the message (schedstat, else utime + stime); the mean over
+    /// the round's messages.
+    pub cpu_us: f64,
+    /// The server's RSS growth from before the subscribers connected to when they all
+    /// had the first round, per subscriber, KiB.
+    pub kib_per_sub: f64,
+}
+
+/// Where a fan-out run subscribes and publishes.
+#[derive(Debug, Clone, Copy)]
+pub struct FanoutPaths<'a> {
+    /// The subscription stream (`/fanout`).
+    pub sub: &'a str,
+    /// The publish request, answering the number of subscribers reached (`/publish`).
+    pub publish: &'a str,
+    /// Spread the subscribers over this many loopback source addresses (0: don't).
+    pub sources: u8,
+}
+
+impl FanoutPaths<'_> {
+    /// Every contestant's `/fanout` and `/publish`, from the kernel's source address.
+    pub const BROADCAST: FanoutPaths<'static> = FanoutPaths {
+        sub: "/fanout",
+        publish: "/publish",
+        sources: 0,
+    };
+}
+
+/// Server CPU time so far in ns: schedstat if the kernel has it, else utime + stime.
+fn server_cpu_ns(pid: u32) -> Result<u64, Error> {
+    match procfs::sched_ns(pid) {
+        Some(ns) => Ok(ns),
+        None => procfs::cpu_secs(pid).map(|s| (s * 1e9) as u64),
+    }
 }
 
 /// `subscribers` streams on `/fanout`; then `rounds` rounds of `msgs` messages published
@@ -407,37 +450,69 @@ pub async fn fanout_run(
     msgs: usize,
     gap: Duration,
 ) -> Result<Vec<FanoutRound>, Error> {
+    fanout_run_at(
+        server,
+        FanoutPaths::BROADCAST,
+        subscribers,
+        rounds,
+        msgs,
+        gap,
+    )
+    .await
+}
+
+/// [`fanout_run`] on other paths (see [`FanoutPaths`]).
+pub async fn fanout_run_at(
+    server: &Server,
+    paths: FanoutPaths<'_>,
+    subscribers: usize,
+    rounds: usize,
+    msgs: usize,
+    gap: Duration,
+) -> Result<Vec<FanoutRound>, Error> {
     let total = rounds * msgs;
     let counts = Rc::new(RefCell::new(vec![0usize; total]));
     let lat = Rc::new(RefCell::new(Vec::with_capacity(subscribers * total)));
     let wrong = Rc::new(Cell::new(0u64));
     let crowd = Rc::new(Crowd::default());
-    let set = open_crowd(server.addr, "/fanout", subscribers, &crowd, |_| {
-        let (counts, lat, wrong) = (counts.clone(), lat.clone(), wrong.clone());
-        let mut next = 0u64;
-        Box::new(move |d: &[u8]| {
-            let now = now_ns();
-            match parse_fanout(d) {
-                Some((seq, t)) if seq == next && (seq as usize) < total => {
-                    next += 1;
-                    counts.borrow_mut()[seq as usize] += 1;
-                    lat.borrow_mut().push(now.saturating_sub(t));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss0 = procfs::rss_kib(server.pid)?;
+    let set = open_crowd(
+        server.addr,
+        paths.sub,
+        subscribers,
+        paths.sources,
+        &crowd,
+        |_| {
+            let (counts, lat, wrong) = (counts.clone(), lat.clone(), wrong.clone());
+            let mut next = 0u64;
+            Box::new(move |d: &[u8]| {
+                let now = now_ns();
+                match parse_fanout(d) {
+                    Some((seq, t)) if seq == next && (seq as usize) < total => {
+                        next += 1;
+                        counts.borrow_mut()[seq as usize] += 1;
+                        lat.borrow_mut().push(now.saturating_sub(t));
+                    }
+                    _ => wrong.set(wrong.get() + 1),
                 }
-                _ => wrong.set(wrong.get() + 1),
-            }
-        })
-    })
+            })
+        },
+    )
     .await?;
     let mut out = Vec::new();
+    let mut rss1 = None;
     for r in 0..rounds {
         let start = lat.borrow().len();
+        let mut cpu_ns = 0;
         for m in 0..msgs {
             let seq = r * msgs + m;
-            let reached: usize = get_text(server.addr, "/publish")
+            let cpu0 = server_cpu_ns(server.pid)?;
+            let reached: usize = get_text(server.addr, paths.publish)
                 .await?
                 .trim()
                 .parse()
-                .map_err(|_| "/publish: not a number".to_string())?;
+                .map_err(|_| format!("{}: not a number", paths.publish))?;
             if reached != subscribers {
                 return Err(format!("/publish reached {reached} of {subscribers}"));
             }
@@ -455,8 +530,10 @@ pub async fn fanout_run(
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
+            cpu_ns += server_cpu_ns(server.pid)?.saturating_sub(cpu0);
             tokio::time::sleep(gap).await;
         }
+        let rss1 = *rss1.get_or_insert(procfs::rss_kib(server.pid)?);
         let mut l: Vec<u64> = lat.borrow()[start..].to_vec();
         l.sort_unstable();
         let pct = |p: f64| l[((l.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
@@ -465,6 +542,8 @@ pub async fn fanout_run(
             p99_us: pct(0.99),
             max_us: pct(1.0),
             samples: l.len(),
+            cpu_us: cpu_ns as f64 / 1e3 / msgs.max(1) as f64,
+            kib_per_sub: rss1.saturating_sub(rss0) as f64 / subscribers.max(1) as f64,
         });
     }
     drop(set);
@@ -502,7 +581,7 @@ pub async fn slow_run(server: &Server, clients: usize, secs: u64) -> Result<Slow
         let read_events = read_events.clone();
         set.spawn_local(async move {
             let path = format!("/slow?secs={secs}&size=64");
-            let mut c = match open(addr, &path, 4096, false, |_| {}).await {
+            let mut c = match open(addr, None, &path, 4096, false, |_| {}).await {
                 Ok(c) => c,
                 Err(e) => return crowd.error(e),
             };
@@ -564,6 +643,8 @@ pub struct Config {
     pub min_run: Duration,
     /// Heartbeat CPU window.
     pub window: Duration,
+    /// Scale mode: wait after opening every stream, before measuring.
+    pub settle: Duration,
     /// Fan-out messages per round.
     pub fanout_msgs: usize,
     /// Slow clients.
@@ -586,6 +667,7 @@ impl Config {
             conns: 10_000,
             min_run: Duration::from_millis(1200),
             window: Duration::from_secs(5),
+            settle: Duration::from_millis(1500),
             fanout_msgs: 10,
             slow_clients: 100,
             slow_secs: 10,
@@ -618,7 +700,7 @@ impl Row {
     }
 }
 
-fn median(v: &[f64]) -> Option<f64> {
+pub(crate) fn median(v: &[f64]) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
@@ -642,7 +724,7 @@ fn spread(v: &[f64]) -> String {
     }
 }
 
-fn fmt_num(x: f64) -> String {
+pub(crate) fn fmt_num(x: f64) -> String {
     if x.abs() >= 100.0 {
         format!("{x:.0}")
     } else if x.abs() >= 10.0 {
@@ -654,7 +736,7 @@ fn fmt_num(x: f64) -> String {
     }
 }
 
-fn failed(measure: &str, c: Contestant, unit: &'static str, e: String) -> Row {
+pub(crate) fn failed(measure: &str, c: Contestant, unit: &'static str, e: String) -> Row {
     eprintln!("  {c}: FAILED: {e}");
     Row {
         measure: measure.into(),
@@ -1066,7 +1148,7 @@ pub fn run_all(cfg: &Config, what: &[&str]) -> bool {
 }
 
 /// A `/proc` file's text, or `?`.
-fn read_trimmed(path: &str) -> String {
+pub(crate) fn read_trimmed(path: &str) -> String {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "?".into())

@@ -4,7 +4,8 @@
 //! ([`client`]), `/proc` readers ([`procfs`]) and the driver that runs every measurement
 //! and prints the table ([`driver`]). The binary `actix-sse-bench` ties them together:
 //! `actix-sse-bench all` runs everything, `actix-sse-bench server <contestant> <port>`
-//! runs one server. The channel benchmarks of issue 10 are in [`channels`] (binary
+//! runs one server; `actix-sse-bench scale` holds as many streams as the open-files
+//! limit allows ([`scale`]). The channel benchmarks of issue 10 are in [`channels`] (binary
 //! `channels`).
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
@@ -13,4 +14,5 @@ pub mod client;
 pub mod driver;
 pub mod procfs;
 pub mod proto;
+pub mod scale;
 pub mod servers;

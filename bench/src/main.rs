@@ -3,6 +3,7 @@
 //! ```text
 //! actix-sse-bench all [--quick] [--runs R] [--conns N] [--only ours,raw] [--no-pin] [--sizes 64,4096]
 //! actix-sse-bench throughput|idle|fanout|slow [same options]
+//! actix-sse-bench scale [--quick] [--conns N] [--only ours,lab]   # 19,000 streams
 //! actix-sse-bench server <raw|ours|lab|axum|plain> <port>
 //! ```
 
@@ -11,12 +12,13 @@ use std::{process::ExitCode, time::Duration};
 use actix_sse_bench::{
     driver::{pin_client, raise_fd_limit, run_all, Config},
     proto::contestants_with_raw,
+    scale::run_scale,
     servers::Contestant,
 };
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: actix-sse-bench all|throughput|idle|fanout|slow [--quick] [--runs R] [--conns N] [--only a,b] [--no-pin] [--sizes 64,4096]\n       actix-sse-bench server <raw|ours|lab|axum|plain> <port>"
+        "usage: actix-sse-bench all|throughput|idle|fanout|slow|scale [--quick] [--runs R] [--conns N] [--only a,b] [--no-pin] [--sizes 64,4096]\n       actix-sse-bench server <raw|ours|lab|axum|plain> <port>"
     );
     ExitCode::from(2)
 }
@@ -45,11 +47,18 @@ fn main() -> ExitCode {
             }
         };
     }
-    if !["all", "throughput", "idle", "fanout", "slow"].contains(&cmd.as_str()) {
+    if !["all", "throughput", "idle", "fanout", "slow", "scale"].contains(&cmd.as_str()) {
         return usage();
     }
+    let scale = cmd == "scale";
     let exe = std::env::current_exe().expect("current exe");
     let mut cfg = Config::full(exe);
+    if scale {
+        // 19,000 streams: what one process holds under an open-files limit of 20,000.
+        cfg.conns = 19_000;
+        cfg.contestants = vec![Contestant::Raw, Contestant::Ours, Contestant::Lab];
+    }
+    let mut conns = None;
     let mut it = args.iter().skip(1);
     let mut pin = true;
     while let Some(a) = it.next() {
@@ -67,6 +76,12 @@ fn main() -> ExitCode {
                     _ => return usage(),
                 }
             }
+            "--quick" if scale => {
+                cfg.conns = 500;
+                cfg.window = Duration::from_secs(1);
+                cfg.settle = Duration::from_millis(300);
+                cfg.fanout_msgs = 3;
+            }
             "--quick" => {
                 cfg.runs = 1;
                 cfg.conns = 1000;
@@ -77,7 +92,8 @@ fn main() -> ExitCode {
                 cfg.slow_secs = 3;
             }
             "--runs" => cfg.runs = it.next().and_then(|v| v.parse().ok()).unwrap_or(3).max(1),
-            "--conns" => cfg.conns = it.next().and_then(|v| v.parse().ok()).unwrap_or(10_000),
+            // Applied after every option, so that it overrides --quick in any order.
+            "--conns" => conns = Some(it.next().and_then(|v| v.parse().ok()).unwrap_or(10_000)),
             "--only" => {
                 let list = it.next().cloned().unwrap_or_default();
                 match contestants_with_raw(&list, Contestant::Raw) {
@@ -90,6 +106,9 @@ fn main() -> ExitCode {
             }
             _ => return usage(),
         }
+    }
+    if let Some(n) = conns {
+        cfg.conns = n;
     }
     let limit = raise_fd_limit();
     let max_conns = limit.saturating_sub(200) as usize;
@@ -104,7 +123,12 @@ fn main() -> ExitCode {
     if cfg!(debug_assertions) {
         eprintln!("note: debug build; use --release for real figures");
     }
-    if run_all(&cfg, &[cmd.as_str()]) {
+    let ok = if scale {
+        run_scale(&cfg)
+    } else {
+        run_all(&cfg, &[cmd.as_str()])
+    };
+    if ok {
         ExitCode::SUCCESS
     } else {
         eprintln!("some measurements FAILED (see the table)");

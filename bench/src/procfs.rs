@@ -66,3 +66,11 @@ pub fn sched_ns(pid: u32) -> Option<u64> {
     }
     Some(total)
 }
+
+/// Open file descriptors of the process (the entries of `/proc/PID/fd`): for a server,
+/// its connections plus a handful (listener, epoll, pipes).
+pub fn fd_count(pid: u32) -> Result<usize, String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .map_err(|e| format!("/proc/{pid}/fd: {e}"))
+}

@@ -20,7 +20,7 @@ fn smoke(c: Contestant) {
                     // which dispatches nothing: a real wire bug, not the bench's.
                     continue;
                 }
-                let run = stream_once(server.addr, n, size, ids)
+                let run = stream_once(server.addr, server.pid, n, size, ids)
                     .await
                     .unwrap_or_else(|e| panic!("{c} /stream n={n} size={size} ids={ids}: {e}"));
                 assert_eq!(run.events, n);

@@ -156,7 +156,7 @@ fn row(c: &str, query: &str, n: usize) -> Result<String, String> {
     actix_sse_bench::driver::block_on(async move {
         // One stream first: lazily created state (runtime, timer wheel, caches) is not
         // counted per stream.
-        let warm = open(addr, &path, 4096, false, |_| {}).await?;
+        let warm = open(addr, None, &path, 4096, false, |_| {}).await?;
         tokio::time::sleep(Duration::from_millis(1200)).await;
         let (heap0, allocs0) = (LIVE.load(Relaxed), LIVE_ALLOCS.load(Relaxed));
         let sizes0: Vec<isize> = SIZES.iter().map(|c| c.load(Relaxed)).collect();
@@ -167,7 +167,7 @@ fn row(c: &str, query: &str, n: usize) -> Result<String, String> {
             let (sem, path) = (sem.clone(), path.clone());
             tasks.spawn_local(async move {
                 let _permit = sem.acquire().await;
-                open(addr, &path, 4096, false, |_| {}).await
+                open(addr, None, &path, 4096, false, |_| {}).await
             });
         }
         while let Some(r) = tasks.join_next().await {

@@ -99,7 +99,7 @@ pub async fn connect(
     read_buf: usize,
 ) -> Result<EventConn, Error> {
     let (stream, pending, buf, chunked) =
-        crate::client::request_sse(addr, path, last_event_id, read_buf).await?;
+        crate::client::request_sse(addr, None, path, last_event_id, read_buf).await?;
     if !chunked {
         return Err(format!("{path}: not a chunked response"));
     }

@@ -432,10 +432,11 @@ pub async fn bare_run(server: &ChanServer, conns: usize) -> Result<f64, Error> {
         let (sem, crowd, addr) = (sem.clone(), crowd.clone(), server.addr);
         set.spawn_local(async move {
             let permit = sem.acquire().await;
-            let mut c = match crate::client::open(addr, "/bare", 1024, false, |_: &[u8]| {}).await {
-                Ok(c) => c,
-                Err(e) => return crowd.error(e),
-            };
+            let mut c =
+                match crate::client::open(addr, None, "/bare", 1024, false, |_: &[u8]| {}).await {
+                    Ok(c) => c,
+                    Err(e) => return crowd.error(e),
+                };
             drop(permit);
             crowd.opened.set(crowd.opened.get() + 1);
             loop {
