@@ -19,9 +19,15 @@ use crate::{
     servers::Contestant,
 };
 
-/// The CPU the servers are pinned to (with `taskset`); the client takes the next one.
-const SERVER_CPU: usize = 0;
-const CLIENT_CPU: usize = 1;
+/// The CPU the servers are pinned to (with `taskset`): 0, or `BENCH_SERVER_CPU` (to see
+/// whether one vCPU is slower than the other); the client takes the other of the first two.
+pub fn server_cpu() -> usize {
+    std::env::var("BENCH_SERVER_CPU")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&cpu| cpu <= 1)
+        .unwrap_or(0)
+}
 
 /// A contestant server running as a child process; killed (by PID) when dropped.
 pub struct Server {
@@ -34,12 +40,22 @@ pub struct Server {
     pub contestant: Contestant,
 }
 
-/// Starts `exe server <name> 0`, pinned to CPU 0 with `taskset` if `pin`, and waits (at
+/// How the servers and the client were placed, for a table's last line.
+pub fn pinning(pin: bool) -> String {
+    if pin {
+        let cpu = server_cpu();
+        format!("pinned to CPU {cpu}, client to CPU {}", 1 - cpu)
+    } else {
+        "not pinned".to_owned()
+    }
+}
+
+/// Starts `exe server <name> 0`, pinned to CPU 0 (see [`server_cpu`]) with `taskset` if `pin`, and waits (at
 /// most 30 s) for its `port N` line. The child is killed if that fails.
 pub fn spawn_server(exe: &Path, name: &str, pin: bool) -> Result<(Child, SocketAddr), Error> {
     let mut cmd = if pin {
         let mut c = Command::new("taskset");
-        c.arg("-c").arg(SERVER_CPU.to_string()).arg(exe);
+        c.arg("-c").arg(server_cpu().to_string()).arg(exe);
         c
     } else {
         Command::new(exe)
@@ -139,7 +155,7 @@ pub fn pin_client() -> bool {
     // SAFETY: a zeroed cpu_set_t is valid; CPU_SET and sched_setaffinity get valid pointers.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(CLIENT_CPU, &mut set);
+        libc::CPU_SET(1 - server_cpu(), &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
     }
 }
@@ -1135,11 +1151,7 @@ pub fn run_all(cfg: &Config, what: &[&str]) -> bool {
     println!(
         "\n{} runs per figure; servers {}; loadavg {}; TCP congestion control {}; total {:.0} s",
         cfg.runs,
-        if cfg.pin {
-            "pinned to CPU 0, client to CPU 1"
-        } else {
-            "not pinned"
-        },
+        pinning(cfg.pin),
         read_trimmed("/proc/loadavg"),
         read_trimmed("/proc/sys/net/ipv4/tcp_congestion_control"),
         t0.elapsed().as_secs_f64()

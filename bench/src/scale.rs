@@ -380,11 +380,7 @@ pub fn run_scale(cfg: &Config) -> bool {
         1 + SOURCES,
         cfg.window,
         cfg.fanout_msgs,
-        if cfg.pin {
-            "pinned to CPU 0, client to CPU 1"
-        } else {
-            "not pinned"
-        },
+        crate::driver::pinning(cfg.pin),
         crate::driver::raise_fd_limit(),
         read_trimmed("/proc/loadavg"),
         t0.elapsed().as_secs_f64()
