@@ -69,8 +69,8 @@ pin_project! {
     /// - **Heartbeat:** on by default, a `:\n` comment every [`DEFAULT_HEARTBEAT`](crate::DEFAULT_HEARTBEAT) (15 s).
     ///   Unlike Ktor's fixed rate, it is sent only once the stream has been idle for the
     ///   period: while events flow, no heartbeat is sent. It is also how a vanished client
-    ///   is noticed: at the latest at the next heartbeat the write fails and the handler is
-    ///   dropped.
+    ///   is noticed: a write fails and the handler is dropped, at the latest at the second
+    ///   heartbeat after the client left (the first write after a close still succeeds).
     /// - **Close:** [`Sender::close`], an attached [`SseSession`], or the source ending
     ///   ends the body cleanly (final chunk) after delivering what was sent.
     /// - **Faults:** a panic in the source is caught and logged (`error`, target
