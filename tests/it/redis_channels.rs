@@ -356,6 +356,16 @@ async fn redis_a_subscriber_that_falls_behind_ends_and_resumes_from_history() {
     for i in 0..10 {
         ids.push(hub.publish("t", format!("e{i}")).await.unwrap());
     }
+    // Not read until its queue has overflowed: on a loaded machine the relay may hand the
+    // events over slowly enough for a reader to keep up, and then nothing overflows.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while hub.subscriber_count("t") != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slow subscriber's queue never overflowed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let end = tokio::time::timeout(Duration::from_secs(10), async {
         let mut got = 0;
         while slow.next().await.is_some() {
