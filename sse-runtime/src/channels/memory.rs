@@ -546,9 +546,7 @@ impl MemorySubscription {
             )));
         }
     }
-}
 
-impl MemorySubscription {
     /// Reads the next frames of a lane's replay from its topic's history.
     fn refill(&self, lane: usize) {
         let topic = &self.topics[lane].0;
