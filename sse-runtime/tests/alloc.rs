@@ -14,6 +14,7 @@ use std::{
 
 mod common;
 
+use actix_web::body::{BoxBody, MessageBody};
 use common::{next_chunk, Body};
 use sse_runtime::{Fields, Formatted, SendError, Sse};
 
@@ -238,5 +239,59 @@ async fn memory_returns_to_the_steady_state_after_one_large_event_() {
     assert!(
         peak_after < 64 * 1024,
         "after the large event the stream still holds {peak_after} bytes more than before it"
+    );
+}
+
+/// A push handler whose response head waits for its first event goes out with its first
+/// heartbeat when it has nothing to send: that heartbeat is sent as its own frame, so the
+/// idle stream keeps no buffer allocation for its life. It holds what the same stream
+/// returned as is holds, plus the one small box actix-web puts around a boxed body.
+#[test]
+fn a_stream_started_by_its_first_heartbeat_keeps_no_buffer() {
+    alone(a_stream_started_by_its_first_heartbeat_keeps_no_buffer_());
+}
+
+async fn idle() {
+    std::future::pending::<()>().await
+}
+
+/// The live heap an idle stream holds once its first heartbeat has gone out, with its body
+/// boxed as actix-web boxes a handler's response body.
+async fn held_after_first_heartbeat(started: bool) -> (isize, BoxBody) {
+    let req = actix_web::test::TestRequest::default().to_http_request();
+    let period = Duration::from_millis(10);
+    let before = LIVE.load(Ordering::Relaxed);
+    let sse = Sse::from_fn(|tx| async move {
+        let _tx = tx;
+        idle().await
+    })
+    .heartbeat(period);
+    let mut body = if started {
+        let started = sse.start().await;
+        actix_web::Responder::respond_to(started, &req)
+            .map_into_boxed_body()
+            .into_body()
+    } else {
+        BoxBody::new(sse)
+    };
+    let chunk = poll_fn(|cx| std::pin::Pin::new(&mut body).poll_next(cx)).await;
+    assert_eq!(chunk.unwrap().unwrap(), ":\n".as_bytes());
+    (LIVE.load(Ordering::Relaxed) - before, body)
+}
+
+async fn a_stream_started_by_its_first_heartbeat_keeps_no_buffer_() {
+    // Lazily built runtime state (timer wheel levels) is not counted below.
+    drop(held_after_first_heartbeat(true).await);
+    drop(held_after_first_heartbeat(false).await);
+    let (started, _a) = held_after_first_heartbeat(true).await;
+    let (as_is, _b) = held_after_first_heartbeat(false).await;
+    eprintln!("idle stream after its first heartbeat: started {started} B, as is {as_is} B");
+    // The boxed body boxed once more (a pointer: 8 B). Copying the heartbeat into the
+    // buffer put 48 B more on top: the buffer's 2 bytes, and the 40 B header a buffer gets
+    // once a chunk is split off it.
+    assert!(
+        started - as_is <= 16,
+        "a started idle stream holds {} B more than the same stream returned as is",
+        started - as_is
     );
 }
