@@ -178,7 +178,7 @@ pub struct StreamRun {
     pub elapsed: Duration,
     /// From connect to the first event.
     pub first_event: Duration,
-    /// The server's CPU time over the run (all its threads), s.
+    /// The server's CPU time over the run (all its threads, schedstat), s.
     pub server_cpu: f64,
     /// The client's CPU time over the run (its one thread), s.
     pub client_cpu: f64,
@@ -202,7 +202,7 @@ pub async fn stream_once(
     size: usize,
     ids: bool,
 ) -> Result<StreamRun, Error> {
-    let server0 = procfs::cpu_secs(pid)?;
+    let server0 = procfs::cpu_ns(pid)?;
     let client0 = procfs::thread_cpu_secs();
     let t0 = Instant::now();
     let bad = Cell::new(0u64);
@@ -224,7 +224,7 @@ pub async fn stream_once(
     conn.read_to_end(Duration::from_secs(120)).await?;
     let elapsed = t0.elapsed();
     let client_cpu = procfs::thread_cpu_secs() - client0;
-    let server_cpu = procfs::cpu_secs(pid)? - server0;
+    let server_cpu = procfs::cpu_ns(pid)?.saturating_sub(server0) as f64 / 1e9;
     let events = conn.parser.events;
     let first = conn.parser.first_event.map_or(elapsed, |t| t - t0);
     let wire = conn.body_bytes;
@@ -448,14 +448,6 @@ impl FanoutPaths<'_> {
     };
 }
 
-/// Server CPU time so far in ns: schedstat if the kernel has it, else utime + stime.
-fn server_cpu_ns(pid: u32) -> Result<u64, Error> {
-    match procfs::sched_ns(pid) {
-        Some(ns) => Ok(ns),
-        None => procfs::cpu_secs(pid).map(|s| (s * 1e9) as u64),
-    }
-}
-
 /// `subscribers` streams on `/fanout`; then `rounds` rounds of `msgs` messages published
 /// (one at a time: the next once every subscriber has the previous, then `gap`). Checks
 /// that every subscriber gets every message, in order.
@@ -523,7 +515,7 @@ pub async fn fanout_run_at(
         let mut cpu_ns = 0;
         for m in 0..msgs {
             let seq = r * msgs + m;
-            let cpu0 = server_cpu_ns(server.pid)?;
+            let cpu0 = procfs::cpu_ns(server.pid)?;
             let reached: usize = get_text(server.addr, paths.publish)
                 .await?
                 .trim()
@@ -546,7 +538,7 @@ pub async fn fanout_run_at(
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
-            cpu_ns += server_cpu_ns(server.pid)?.saturating_sub(cpu0);
+            cpu_ns += procfs::cpu_ns(server.pid)?.saturating_sub(cpu0);
             tokio::time::sleep(gap).await;
         }
         let rss1 = *rss1.get_or_insert(procfs::rss_kib(server.pid)?);

@@ -42,6 +42,15 @@ pub fn cpu_secs(pid: u32) -> Result<f64, String> {
     Ok(ticks as f64 / hz)
 }
 
+/// CPU time of the process so far in ns: schedstat if the kernel has it (ns resolution),
+/// else utime + stime (clock ticks).
+pub fn cpu_ns(pid: u32) -> Result<u64, String> {
+    match sched_ns(pid) {
+        Some(ns) => Ok(ns),
+        None => cpu_secs(pid).map(|s| (s * 1e9) as u64),
+    }
+}
+
 /// CPU time (user + system) of the calling thread, in seconds.
 pub fn thread_cpu_secs() -> f64 {
     // SAFETY: a zeroed rusage is valid for getrusage to fill.

@@ -80,13 +80,6 @@ struct IdleRounds {
     rounds: Vec<IdleRound>,
 }
 
-fn cpu_ns(pid: u32) -> Result<u64, Error> {
-    match procfs::sched_ns(pid) {
-        Some(ns) => Ok(ns),
-        None => procfs::cpu_secs(pid).map(|s| (s * 1e9) as u64),
-    }
-}
-
 /// Waits until the server holds at most `fd0` + [`FD_SLACK`] descriptors, at most
 /// [`CLOSE_WAIT`]. Returns how long it took and how many it held over `fd0` then.
 async fn wait_closed(pid: u32, fd0: usize) -> Result<(Duration, usize), Error> {
@@ -119,9 +112,17 @@ async fn idle_round(server: &Server, cfg: &Config, fd0: usize) -> Result<IdleRou
     tokio::time::sleep(cfg.settle).await;
     crowd.check()?;
     let open_kib = procfs::rss_kib(pid)?;
-    let (c0, s0, hb0) = (cpu_ns(pid)?, procfs::cpu_secs(pid)?, crowd.comments.get());
+    let (c0, s0, hb0) = (
+        procfs::cpu_ns(pid)?,
+        procfs::cpu_secs(pid)?,
+        crowd.comments.get(),
+    );
     tokio::time::sleep(cfg.window).await;
-    let (c1, s1, hb1) = (cpu_ns(pid)?, procfs::cpu_secs(pid)?, crowd.comments.get());
+    let (c1, s1, hb1) = (
+        procfs::cpu_ns(pid)?,
+        procfs::cpu_secs(pid)?,
+        crowd.comments.get(),
+    );
     crowd.check()?;
     let heartbeats = hb1 - hb0;
     let expected = cfg.conns as f64 * cfg.window.as_secs_f64() / HEARTBEAT.as_secs_f64();
