@@ -502,7 +502,7 @@ fn config(
         };
         let label = syn::LitStr::new(&label, span);
         let m = method("__label");
-        acc = quote_spanned!(span=> #m(#acc, #label));
+        acc = quote_spanned!(span=> #m(#acc, &#label));
     }
     (prelude, quote_spanned!(span=> move |#sse| #acc), bound)
 }

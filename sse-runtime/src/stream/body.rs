@@ -115,14 +115,11 @@ struct Core {
     shared: Rc<Shared>,
     session: Option<SseSession>,
     heartbeat: Option<Heartbeat>,
-    retry: Option<Duration>,
-    started: bool,
     /// The head went out with the first heartbeat, which is the first chunk to send:
     /// sent from the heartbeat's own frame rather than copied into the buffer, which would
     /// then hold an allocation for the stream's whole life.
     heartbeat_first: bool,
     state: State,
-    panic: Option<Box<str>>,
     /// The server's graceful stop, if the stream was created on a worker of a server set
     /// up with `SseServerExt`.
     shutdown: Option<Watch>,
@@ -145,7 +142,7 @@ impl Drop for Core {
             reason.count();
             self.shared.trace.end(reason.as_str());
             if log::log_enabled!(target: "actix_sse", log::Level::Debug) {
-                let route = self.shared.route.take();
+                let route = self.shared.rare().and_then(|r| r.route.take());
                 let route = route.as_deref().unwrap_or("-");
                 log::debug!(target: "actix_sse", "SSE stream end: {route} ({reason})");
             }
@@ -223,11 +220,8 @@ impl<S: Source> Sse<S> {
                 shared,
                 session: None,
                 heartbeat: Some(Heartbeat::default()),
-                retry: None,
-                started: false,
                 heartbeat_first: false,
                 state: State::Running,
-                panic: None,
                 shutdown: Shutdown::current().map(Watch::new),
                 probe: None,
                 end: EndReason::Disconnect,
@@ -302,6 +296,7 @@ impl<S: Source> Sse<S> {
     pub fn head_wait(self, wait: Duration) -> Self {
         self.core
             .shared
+            .rare_mut()
             .head_wait
             .set(Some(wait.min(super::MAX_HEAD_WAIT)));
         self
@@ -309,22 +304,30 @@ impl<S: Source> Sse<S> {
 
     /// What the log calls the handler: what `#[sse]` sets (`GET /events`).
     #[doc(hidden)]
-    pub fn __label(self, label: &'static str) -> Self {
+    pub fn __label(self, label: &'static &'static str) -> Self {
         self.core.shared.label.set(label);
         self
     }
 
     /// Sends `retry: <ms>` first, so clients reconnect after `retry` instead of their
     /// default (3 s in browsers).
-    pub fn retry(mut self, retry: Duration) -> Self {
-        self.core.retry = Some(retry);
+    pub fn retry(self, retry: Duration) -> Self {
+        let shared = &self.core.shared;
+        let mut buf = shared.buf.borrow_mut();
+        // Nothing but this line is written before the stream is polled: a second call
+        // replaces it.
+        buf.clear();
+        encode::retry_field(&mut buf, retry.as_millis());
+        buf.extend_from_slice(b"\n");
+        shared.prefix.set(buf.len() as u32);
+        drop(buf);
         self
     }
 
     /// Sets the back-pressure limit in bytes (default [`DEFAULT_BUFFER`](crate::DEFAULT_BUFFER)); it is also the
     /// largest coalesced chunk, give or take one event.
     pub fn buffer_size(self, bytes: usize) -> Self {
-        self.core.shared.limit.set(bytes.max(1));
+        self.core.shared.set_limit(bytes);
         self
     }
 
@@ -375,7 +378,6 @@ impl<S: Source> Sse<S> {
                 return Poll::Ready(Some(Ok(frame)));
             }
         }
-        core.begin();
         core.poll_shutdown(cx);
         core.poll_source(this.source, cx);
 
@@ -419,7 +421,6 @@ impl<S: Source> Sse<S> {
         let this = self.project();
         let core = this.core;
         let _span = core.shared.trace.enter();
-        core.begin();
         core.poll_shutdown(cx);
         core.poll_source(this.source, cx);
         let shared = &core.shared;
@@ -433,7 +434,7 @@ impl<S: Source> Sse<S> {
         // No event yet: the head goes out after the handler's or the server's `head_wait`
         // if one is set; else with the first heartbeat if it is due first (as that
         // heartbeat's chunk), or after `HEAD_WAIT` (alone).
-        let wait = shared.head_wait.get().or_else(|| {
+        let wait = shared.head_wait().or_else(|| {
             core.shutdown
                 .as_ref()
                 .and_then(|s| s.shutdown().head_wait())
@@ -470,9 +471,9 @@ impl<S: Source> Sse<S> {
     pub(super) fn into_started(self: Pin<Box<Self>>) -> super::start::Started<S> {
         use super::start::Started;
         let shared = self.core.shared.clone();
-        if let Some(answer) = shared.answer.take() {
+        if let Some(answer) = shared.rare().and_then(|r| r.answer.take()) {
             shared.trace.end("answer");
-            return Started::answer(*answer);
+            return Started::answer(answer);
         }
         if self.core.state == State::Panicked && !shared.committed() {
             shared.trace.end("panic");
@@ -497,20 +498,6 @@ impl Core {
     fn attach_probe(&mut self, req: &actix_web::HttpRequest) {
         if self.probe.is_none() {
             self.probe = Probe::take(req).map(Box::new);
-        }
-    }
-
-    /// Once, at the first poll: the `retry` line, which is not an event.
-    fn begin(&mut self) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        if let Some(retry) = self.retry {
-            let mut buf = self.shared.buf.borrow_mut();
-            encode::retry_field(&mut buf, retry.as_millis());
-            buf.extend_from_slice(b"\n");
-            self.shared.prefix.set(buf.len());
         }
     }
 
@@ -547,7 +534,7 @@ impl Core {
             Err(payload) => {
                 let msg = panic_message(&*payload);
                 log::error!(target: "actix_sse", "SSE handler panicked: {msg}; ending this stream");
-                self.panic = Some(msg.into());
+                self.shared.rare_mut().panic.set(Some(msg.into()));
                 self.state = State::Panicked;
             }
         }
@@ -582,7 +569,7 @@ impl Core {
                 return None;
             }
             let chunk = buf.split().freeze();
-            if chunk.len() > 2 * self.shared.limit.get() {
+            if chunk.len() > 2 * self.shared.limit() {
                 // One event larger than the buffer limit: let its allocation go with the
                 // chunk, instead of reclaiming it for every small event that follows.
                 *buf = BytesMut::new();
@@ -590,7 +577,7 @@ impl Core {
             chunk
         };
         // The events written since the last chunk are in this one.
-        let events = self.shared.events.replace(0);
+        let events = u64::from(self.shared.events.replace(0));
         if events != 0 {
             metrics::add(&COUNTERS.events_sent, events);
             self.shared.delivered.set(true);
@@ -598,9 +585,8 @@ impl Core {
         metrics::add(&COUNTERS.bytes_sent, chunk.len() as u64);
         self.shared.trace.chunk(events, chunk.len());
         // The next chunk likely needs what this one did, up to the limit.
-        self.shared
-            .chunk_hint
-            .set(chunk.len().min(self.shared.limit.get()));
+        let hint = chunk.len().min(self.shared.limit());
+        self.shared.chunk_hint.set(hint as u32);
         self.shared.wake_senders();
         if let Some(hb) = &mut self.heartbeat {
             hb.rearm();
@@ -628,7 +614,11 @@ impl Core {
         self.finish();
         self.end = EndReason::Panic;
         Some(Err(SseError(
-            self.panic.take().map(String::from).unwrap_or_default(),
+            self.shared
+                .rare()
+                .and_then(|r| r.panic.take())
+                .map(String::from)
+                .unwrap_or_default(),
         )))
     }
 }

@@ -193,7 +193,7 @@ where
     fn poll_fill(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &Shared) -> Poll<()> {
         let mut this = self.project();
         // Take every ready item, up to the buffer limit: they go out as one chunk.
-        while out.buf.borrow().len() < out.limit.get() {
+        while out.buf.borrow().len() < out.limit() {
             let Some(item) = std::task::ready!(this.stream.as_mut().poll_next(cx)) else {
                 return Poll::Ready(());
             };

@@ -53,15 +53,17 @@ impl Shared {
     /// True once the stream's status is settled: the head has gone out, or an event was
     /// written (it goes out with the head).
     pub(super) fn committed(&self) -> bool {
-        self.head_sent.get() || self.buf.borrow().len() > self.prefix.get()
+        self.head_sent.get() || self.buf.borrow().len() > self.prefix.get() as usize
     }
 
     /// Whether the handler answered instead of streaming (the answer waits to be taken).
     pub(super) fn has_answer(&self) -> bool {
-        let answer = self.answer.take();
-        let has = answer.is_some();
-        self.answer.set(answer);
-        has
+        self.rare().is_some_and(|rare| {
+            let answer = rare.answer.take();
+            let has = answer.is_some();
+            rare.answer.set(answer);
+            has
+        })
     }
 
     /// The handler's answer instead of the stream. Too late once the head has gone out
@@ -70,7 +72,7 @@ impl Shared {
     pub(super) fn answer(&self, answer: Answer) {
         if self.committed() {
             self.failed.set(true);
-            let handler = match self.label.get() {
+            let handler = match *self.label.get() {
                 "" => "SSE handler".to_owned(),
                 label => format!("SSE handler `{label}`"),
             };
@@ -78,7 +80,7 @@ impl Shared {
                 // The head went out because the handler took longer than the head waits:
                 // the client got `200` and an empty stream, which an `EventSource` takes
                 // for a dropped connection and reconnects to, forever.
-                let wait = match self.head_wait.get() {
+                let wait = match self.head_wait() {
                     Some(wait) => format!("{wait:?}"),
                     None => {
                         "the server's `head_wait`, or 1 s, or until the first heartbeat".to_owned()
@@ -106,7 +108,7 @@ impl Shared {
                 }
             }
         } else {
-            self.answer.set(Some(Box::new(answer)));
+            self.rare_mut().answer.set(Some(answer));
         }
         self.closed.set(true);
         self.wake_body();
@@ -319,7 +321,7 @@ pub(crate) fn stream_response<B: MessageBody>(
     if log::log_enabled!(target: "actix_sse", log::Level::Debug) {
         let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
         log::debug!(target: "actix_sse", "SSE stream start: {route}");
-        shared.route.set(Some(route.into()));
+        shared.rare_mut().route.set(Some(route.into()));
     }
     let mut res = HttpResponse::with_body(StatusCode::OK, body);
     if req.version() < Version::HTTP_11 {

@@ -154,6 +154,22 @@ async fn retry_is_sent_first() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_second_retry_replaces_the_first() {
+    let mut body = boxed(
+        Sse::from_fn(|tx| async move {
+            tx.send("a").await.unwrap();
+        })
+        .retry(Duration::from_millis(3000))
+        .buffer_size(64)
+        .retry(Duration::from_millis(250)),
+    );
+    assert_eq!(
+        next_chunk(&mut body).await,
+        &b"retry: 250\n\ndata: a\n\n"[..]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn close_sends_nothing_and_delivers_what_was_sent() {
     let after_close = Rc::new(Cell::new(None));
     let seen = after_close.clone();
