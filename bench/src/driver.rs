@@ -352,8 +352,12 @@ pub(crate) async fn open_crowd(
 pub struct IdleRun {
     /// Connections held.
     pub conns: usize,
-    /// Server RSS growth per connection, KiB.
+    /// Server RSS growth per connection, KiB: over the second half of the connections
+    /// (what one more stream costs).
     pub kib_per_conn: f64,
+    /// The same over all of them, from the freshly started server (with its one-time
+    /// growth).
+    pub kib_per_conn_fresh: f64,
     /// Server CPU (utime + stime from `/proc/PID/stat`) per heartbeat delivered, µs.
     pub cpu_us_per_hb: f64,
     /// The same from `/proc/PID/task/*/schedstat` (ns resolution), if available.
@@ -362,8 +366,9 @@ pub struct IdleRun {
     pub heartbeats: u64,
 }
 
-/// On a freshly started server: RSS before, `conns` idle streams heartbeating every
-/// `hb`, RSS after `settle`; then server CPU and heartbeats received over `window`.
+/// On a freshly started server: RSS before, half of `conns` idle streams heartbeating
+/// every `hb`, RSS after `settle`, the other half, RSS after `settle`; then server CPU and
+/// heartbeats received over `window`.
 /// `query`: more of `/idle`'s query (`fn=1`: ours' `Sse::from_fn` rather than `#[sse]`).
 pub async fn idle_run(
     server: &Server,
@@ -377,7 +382,19 @@ pub async fn idle_run(
     let rss0 = procfs::rss_kib(server.pid)?;
     let crowd = Rc::new(Crowd::default());
     let path = format!("/idle?hb_ms={}{query}", hb.as_millis());
-    let set = open_crowd(server.addr, &path, conns, 0, &crowd, |_| Box::new(|_| {})).await?;
+    // In two halves: the second half's growth is what one more stream costs, without the
+    // server's one-time growth (its pools of request heads fill while requests are in
+    // flight, its runtime's timer levels), which the first half also pays.
+    let half = conns / 2;
+    let first = open_crowd(server.addr, &path, half, 0, &crowd, |_| Box::new(|_| {})).await?;
+    tokio::time::sleep(settle).await;
+    crowd.check()?;
+    let rss_half = procfs::rss_kib(server.pid)?;
+    let set = open_crowd(server.addr, &path, conns - half, 0, &crowd, |_| {
+        Box::new(|_| {})
+    })
+    .await?;
+    crowd.wait_opened(conns, Duration::from_secs(120)).await?;
     tokio::time::sleep(settle).await;
     crowd.check()?;
     let rss1 = procfs::rss_kib(server.pid)?;
@@ -389,7 +406,7 @@ pub async fn idle_run(
     let sched1 = procfs::sched_ns(server.pid);
     let hb1 = crowd.comments.get();
     crowd.check()?;
-    drop(set);
+    drop((first, set));
     let heartbeats = hb1 - hb0;
     let expected = conns as f64 * window.as_secs_f64() / hb.as_secs_f64();
     if (heartbeats as f64) < 0.8 * expected {
@@ -399,7 +416,8 @@ pub async fn idle_run(
     }
     Ok(IdleRun {
         conns,
-        kib_per_conn: rss1.saturating_sub(rss0) as f64 / conns as f64,
+        kib_per_conn: rss1.saturating_sub(rss_half) as f64 / (conns - half) as f64,
+        kib_per_conn_fresh: rss1.saturating_sub(rss0) as f64 / conns as f64,
         cpu_us_per_hb: (cpu1 - cpu0) * 1e6 / heartbeats as f64,
         sched_us_per_hb: sched0
             .zip(sched1)
@@ -848,7 +866,7 @@ pub fn idle_and_heartbeat(cfg: &Config) -> (Vec<Row>, Vec<Row>) {
     });
     for (c, query, label) in variants {
         let (m1, m2) = (
-            format!("idle RSS/stream{label} ({} streams)", cfg.conns),
+            format!("idle RSS/stream{label} ({} streams: the second half)", cfg.conns),
             format!("CPU/heartbeat{label} ({} x 1 s)", cfg.conns),
         );
         eprintln!("idle + heartbeat: {c}{label}");
@@ -879,12 +897,16 @@ pub fn idle_and_heartbeat(cfg: &Config) -> (Vec<Row>, Vec<Row>) {
             continue;
         }
         let hbs: Vec<String> = runs.iter().map(|r| r.heartbeats.to_string()).collect();
+        let fresh: Vec<f64> = runs.iter().map(|r| r.kib_per_conn_fresh).collect();
         mem.push(Row {
             measure: m1.clone(),
             contestant: c,
             values: runs.iter().map(|r| r.kib_per_conn).collect(),
             unit: "KiB",
-            note: String::new(),
+            note: format!(
+                "from a fresh server {} KiB",
+                median(&fresh).map_or("-".into(), |m| format!("{m:.2}"))
+            ),
             error: None,
         });
         cpu.push(Row {
@@ -915,7 +937,7 @@ pub fn idle_and_heartbeat(cfg: &Config) -> (Vec<Row>, Vec<Row>) {
     {
         for r in &mut mem {
             if let Some(m) = r.median() {
-                r.note = format!("{:+.2} KiB vs plain actix-web", m - plain);
+                r.note = format!("{:+.2} KiB vs plain actix-web; {}", m - plain, r.note);
             }
         }
     }
