@@ -866,7 +866,10 @@ pub fn idle_and_heartbeat(cfg: &Config) -> (Vec<Row>, Vec<Row>) {
     });
     for (c, query, label) in variants {
         let (m1, m2) = (
-            format!("idle RSS/stream{label} ({} streams: the second half)", cfg.conns),
+            format!(
+                "idle RSS/stream{label} ({} streams: the second half)",
+                cfg.conns
+            ),
             format!("CPU/heartbeat{label} ({} x 1 s)", cfg.conns),
         );
         eprintln!("idle + heartbeat: {c}{label}");
