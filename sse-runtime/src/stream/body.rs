@@ -314,18 +314,22 @@ impl<S: Source> Sse<S> {
     pub fn retry(self, retry: Duration) -> Self {
         let shared = &self.core.shared;
         let mut buf = shared.buf.borrow_mut();
-        // Nothing but this line is written before the stream is polled: a second call
-        // replaces it.
+        // The line goes first, replacing an earlier call's; events already sent (from a
+        // clone of the `Sender`) stay after it.
+        let old = (shared.prefix.get() as usize).min(buf.len());
+        let sent = buf.split_off(old);
         buf.clear();
         encode::retry_field(&mut buf, retry.as_millis());
         buf.extend_from_slice(b"\n");
         shared.prefix.set(buf.len() as u32);
+        buf.unsplit(sent);
         drop(buf);
         self
     }
 
     /// Sets the back-pressure limit in bytes (default [`DEFAULT_BUFFER`](crate::DEFAULT_BUFFER)); it is also the
-    /// largest coalesced chunk, give or take one event.
+    /// largest coalesced chunk, give or take one event. At least 1 byte and at most 4 GiB:
+    /// a limit outside is raised or lowered to the nearest bound.
     pub fn buffer_size(self, bytes: usize) -> Self {
         self.core.shared.set_limit(bytes);
         self

@@ -169,6 +169,24 @@ async fn a_second_retry_replaces_the_first() {
     );
 }
 
+/// A `Sender` clone can send before the builder's `retry` is set: the line still goes
+/// first, and the event is kept.
+#[tokio::test(start_paused = true)]
+async fn retry_set_after_an_early_send_keeps_the_event() {
+    let mut early = None;
+    let sse = Sse::from_fn(|tx| {
+        early = Some(tx.clone());
+        std::future::pending::<()>()
+    });
+    let early = early.expect("the closure ran");
+    early.send("early").await.unwrap();
+    let mut body = boxed(sse.retry(Duration::from_millis(250)));
+    assert_eq!(
+        next_chunk(&mut body).await,
+        &b"retry: 250\n\ndata: early\n\n"[..]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn close_sends_nothing_and_delivers_what_was_sent() {
     let after_close = Rc::new(Cell::new(None));
