@@ -573,7 +573,7 @@ impl Core {
                 return None;
             }
             let chunk = buf.split().freeze();
-            if chunk.len() > 2 * self.shared.limit() {
+            if chunk.len() > self.shared.limit().saturating_mul(2) {
                 // One event larger than the buffer limit: let its allocation go with the
                 // chunk, instead of reclaiming it for every small event that follows.
                 *buf = BytesMut::new();
