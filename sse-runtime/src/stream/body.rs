@@ -296,7 +296,7 @@ impl<S: Source> Sse<S> {
     pub fn head_wait(self, wait: Duration) -> Self {
         self.core
             .shared
-            .rare_mut()
+            .rare_or_init()
             .head_wait
             .set(Some(wait.min(super::MAX_HEAD_WAIT)));
         self
@@ -538,7 +538,7 @@ impl Core {
             Err(payload) => {
                 let msg = panic_message(&*payload);
                 log::error!(target: "actix_sse", "SSE handler panicked: {msg}; ending this stream");
-                self.shared.rare_mut().panic.set(Some(msg.into()));
+                self.shared.rare_or_init().panic.set(Some(msg.into()));
                 self.state = State::Panicked;
             }
         }

@@ -92,7 +92,7 @@ impl Shared {
     }
 
     /// The rarely used part, allocated on first use.
-    pub(super) fn rare_mut(&self) -> &Rare {
+    pub(super) fn rare_or_init(&self) -> &Rare {
         self.rare.get_or_init(Box::default)
     }
 
@@ -146,7 +146,7 @@ impl Shared {
             return Poll::Ready(Ok(()));
         }
         if !self.in_body.get() {
-            let rare = self.rare_mut();
+            let rare = self.rare_or_init();
             let mut waiters = rare.waiters.take();
             if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
                 waiters.push(cx.waker().clone());

@@ -108,7 +108,7 @@ impl Shared {
                 }
             }
         } else {
-            self.rare_mut().answer.set(Some(answer));
+            self.rare_or_init().answer.set(Some(answer));
         }
         self.closed.set(true);
         self.wake_body();
@@ -321,7 +321,7 @@ pub(crate) fn stream_response<B: MessageBody>(
     if log::log_enabled!(target: "actix_sse", log::Level::Debug) {
         let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
         log::debug!(target: "actix_sse", "SSE stream start: {route}");
-        shared.rare_mut().route.set(Some(route.into()));
+        shared.rare_or_init().route.set(Some(route.into()));
     }
     let mut res = HttpResponse::with_body(StatusCode::OK, body);
     if req.version() < Version::HTTP_11 {
