@@ -40,9 +40,24 @@ where
         if !shared.has_room() {
             ready!(shared.poll_ready(cx, &mut this.yielded))?;
         }
-        let write = this.write.take().expect("a send polled after it completed");
-        Poll::Ready(this.tx.commit(write))
+        let Some(write) = this.write.take() else {
+            // Polled again after the yield below.
+            return Poll::Ready(Ok(()));
+        };
+        match this.tx.commit(write) {
+            Ok(true) => Poll::Ready(Ok(())),
+            Ok(false) => wrote_nothing(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
+}
+
+/// An event with no field writes nothing and never fills the buffer: its send yields once,
+/// so that a loop of them still lets the worker run other tasks.
+#[cold]
+fn wrote_nothing(cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+    cx.waker().wake_by_ref();
+    Poll::Pending
 }
 
 /// Sends events into one stream: what `send!` calls. Cheap to clone; not `Send` (it lives
@@ -76,6 +91,9 @@ impl Sender {
     ///
     /// Errors: [`SendError::Invalid`] if the event would inject fields (nothing is written
     /// and the stream goes on), [`SendError::Closed`] once the stream has ended.
+    ///
+    /// An event with no field (`Event::new()`) has nothing to send: the send writes
+    /// nothing, counts nothing, and yields once to the worker's other tasks.
     ///
     /// After the stream has ended, a send from the handler itself never completes: the
     /// body stops polling the handler and drops it (its locals' `Drop` runs), as when the
@@ -138,17 +156,25 @@ impl Sender {
 
     /// Every send, once there is room: write the whole frame or nothing, and let the body
     /// know.
+    /// Returns whether anything was written: nothing for an event with no field, which is
+    /// not counted.
+    #[inline]
     fn commit(
         &self,
         write: impl FnOnce(&mut BytesMut) -> Result<(), SendError>,
-    ) -> Result<(), SendError> {
-        if let Err(e) = self.shared.write(write) {
-            self.shared.count_refused();
-            return Err(e);
+    ) -> Result<bool, SendError> {
+        match self.shared.write(write) {
+            Ok(0) => Ok(false),
+            Ok(_) => {
+                self.shared.count_event();
+                self.shared.wake_body();
+                Ok(true)
+            }
+            Err(e) => {
+                self.shared.count_refused();
+                Err(e)
+            }
         }
-        self.shared.count_event();
-        self.shared.wake_body();
-        Ok(())
     }
 
     /// Ends the stream without sending anything; events already sent are delivered first.

@@ -156,13 +156,13 @@ impl Shared {
         Poll::Pending
     }
 
-    /// Runs `write` on the buffer; whatever it wrote is removed again if it fails or
-    /// panics (user code — `IntoEvent` impls, serializers — runs inside), so a refused
-    /// event leaves no partial frame behind.
+    /// Runs `write` on the buffer and returns the bytes it wrote; whatever it wrote is
+    /// removed again if it fails or panics (user code — `IntoEvent` impls, serializers —
+    /// runs inside), so a refused event leaves no partial frame behind.
     pub(super) fn write<E>(
         &self,
         write: impl FnOnce(&mut BytesMut) -> Result<(), E>,
-    ) -> Result<(), E> {
+    ) -> Result<usize, E> {
         struct Rollback<'a> {
             buf: &'a mut BytesMut,
             start: usize,
@@ -194,7 +194,7 @@ impl Shared {
         };
         let result = write(guard.buf);
         guard.armed = result.is_err();
-        result
+        result.map(|()| guard.buf.len() - start)
     }
 
     /// One more event written (counted when its chunk goes out).

@@ -185,6 +185,9 @@ pin_project! {
     }
 }
 
+/// How many items in a row that write nothing a stream source takes before it yields.
+const EMPTY_ITEMS_PER_POLL: usize = 1024;
+
 impl<St, Enc> Source for StreamSource<St, Enc>
 where
     St: Stream,
@@ -192,16 +195,28 @@ where
 {
     fn poll_fill(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &Shared) -> Poll<()> {
         let mut this = self.project();
+        // Items that wrote nothing (events with no field, skipped items) in a row: they
+        // never fill the buffer, so after this many the source yields.
+        let mut empty = 0;
         // Take every ready item, up to the buffer limit: they go out as one chunk.
         while out.buf.borrow().len() < out.limit() {
+            if empty == EMPTY_ITEMS_PER_POLL {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             let Some(item) = std::task::ready!(this.stream.as_mut().poll_next(cx)) else {
                 return Poll::Ready(());
             };
             match out.write(|buf| this.encoder.encode(item, buf)) {
-                Ok(()) => out.count_event(),
+                Ok(0) => empty += 1,
+                Ok(_) => {
+                    empty = 0;
+                    out.count_event();
+                }
                 Err(ItemError::Skip(e)) => {
                     log::warn!(target: "actix_sse", "SSE stream item skipped: {e}");
                     out.count_refused();
+                    empty += 1;
                 }
                 Err(ItemError::End(e)) => {
                     log::error!(target: "actix_sse", "SSE stream ended by an error item: {e}");

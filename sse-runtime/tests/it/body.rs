@@ -187,6 +187,35 @@ async fn retry_set_after_an_early_send_keeps_the_event() {
     );
 }
 
+/// An event with no field writes nothing, so sends of it never fill the buffer: each
+/// yields once, and a loop of them lets the worker run other tasks. Without the yield the
+/// first poll runs the whole loop and returns the last event.
+#[tokio::test(start_paused = true)]
+async fn sends_that_write_nothing_yield() {
+    let mut body = boxed(Sse::from_fn(|tx| async move {
+        for _ in 0..10 {
+            tx.send(Event::new()).await.unwrap();
+        }
+        tx.send("x").await.unwrap();
+    }));
+    assert_eq!(poll_once(&mut body), None, "the first empty send yields");
+    assert_eq!(next_chunk(&mut body).await, &b"data: x\n\n"[..]);
+}
+
+/// The same for a stream: items that write nothing (events with no field, skipped
+/// items) make the source yield after a bounded number in a row.
+#[tokio::test(start_paused = true)]
+async fn a_stream_of_items_that_write_nothing_yields() {
+    let items = futures_util::stream::iter(
+        std::iter::repeat_with(Event::new)
+            .take(5_000)
+            .chain([Event::data("x")]),
+    );
+    let mut body = boxed(Sse::from_stream(items));
+    assert_eq!(poll_once(&mut body), None, "the source yields");
+    assert_eq!(next_chunk(&mut body).await, &b"data: x\n\n"[..]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn close_sends_nothing_and_delivers_what_was_sent() {
     let after_close = Rc::new(Cell::new(None));
