@@ -88,6 +88,16 @@ impl<T> AppFactory for T where
 {
 }
 
+/// A loopback port that is free now: for a child process, nginx, or a server stopped and
+/// started again on the same port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Bounded wait: every network step of a test goes through this.
 pub async fn within<F: std::future::Future>(secs: u64, what: &str, f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(secs), f)

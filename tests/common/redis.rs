@@ -3,7 +3,7 @@
 
 use std::{
     io::{Read, Write},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -26,14 +26,6 @@ pub fn require() {
         "redis_",
         super::program("redis-server", "apt-get install -y redis-server"),
     );
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl RedisServer {
@@ -80,7 +72,7 @@ impl RedisServer {
     }
 
     fn start_with(persistent: bool) -> Self {
-        let port = free_port();
+        let port = super::free_port();
         let dir =
             std::env::temp_dir().join(format!("actix-sse-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -218,7 +210,7 @@ impl Sentinel {
 
     /// One of several sentinels: `quorum` of them must agree that the master is down.
     pub fn start_with_quorum(master: u16, quorum: usize) -> Self {
-        let port = free_port();
+        let port = super::free_port();
         let dir =
             std::env::temp_dir().join(format!("actix-sse-sentinel-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -41,11 +41,7 @@ fn start_numbers(port: u16) -> actix_web::dev::ServerHandle {
 // id it read, exactly: no event lost, none twice.
 #[actix_web::test]
 async fn resumes_exactly_after_the_server_is_stopped_and_started_again() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let first = start_numbers(port);
     let reconnects = Rc::new(RefCell::new(Vec::<Reconnect>::new()));
     let seen = reconnects.clone();

@@ -6,7 +6,6 @@ use crate::common;
 
 use std::{
     io::{BufRead, BufReader},
-    net::TcpListener,
     path::PathBuf,
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -30,11 +29,7 @@ async fn start_demo() -> (std::process::Child, u16) {
         "{} not built (cargo test builds examples)",
         binary.display()
     );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let mut child = Command::new(&binary)
         .env("PORT", port.to_string())
         .stdout(Stdio::piped())

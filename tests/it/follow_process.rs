@@ -48,11 +48,7 @@ fn start_ten(port: u16) -> actix_web::dev::ServerHandle {
 
 #[actix_web::test]
 async fn follow_prints_every_event_once_across_a_restart_and_exits_0_on_204() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let first = start_ten(port);
     let mut child = Command::new(follow_binary())
         .arg(format!("http://127.0.0.1:{port}/ten"))
@@ -209,14 +205,6 @@ impl Drop for Killed {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 // Against the chat example on Redis: follow reads instance A; A is killed (kill -9) while
 // messages are said through instance B, then started again; follow resumes on A with its
 // Last-Event-ID, and every message said is printed once, in order, without a `reset`.
@@ -224,7 +212,7 @@ fn free_port() -> u16 {
 async fn redis_follow_loses_nothing_when_the_chat_process_restarts() {
     common::redis::require();
     let redis = common::redis::RedisServer::start();
-    let (port_a, port_b) = (free_port(), free_port());
+    let (port_a, port_b) = (common::free_port(), common::free_port());
     let mut a = Killed(start_chat(port_a, &redis.url()).await);
     let _b = Killed(start_chat(port_b, &redis.url()).await);
     let mut follow = Command::new(follow_binary())

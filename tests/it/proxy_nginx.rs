@@ -10,7 +10,6 @@
 use crate::common;
 
 use std::{
-    net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
@@ -57,11 +56,7 @@ async fn start_nginx(binary: PathBuf, upstream: std::net::SocketAddr) -> Nginx {
     std::fs::create_dir_all(&dir).unwrap();
     let dir = TempDir(dir);
     // A free loopback port for nginx (it cannot report one it picked itself).
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let d = dir.0.display();
     let conf = format!(
         "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  \

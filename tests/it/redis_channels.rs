@@ -604,11 +604,7 @@ async fn redis_one_pub_sub_subscription_per_instance_whatever_its_subscribers() 
 
 #[tokio::test]
 async fn redis_connecting_to_an_unreachable_redis_is_an_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     // Nothing listens there: the hub is refused at start-up, not at the first publish.
     let err = Channels::redis(&format!("redis://127.0.0.1:{port}/"))
         .await

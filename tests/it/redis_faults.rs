@@ -24,7 +24,7 @@ use crate::common;
 use std::{
     cell::{Cell, RefCell},
     collections::{BTreeMap, HashSet},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
     path::PathBuf,
     process::{Child, Command, Stdio},
     rc::Rc,
@@ -64,11 +64,7 @@ struct Instance {
 
 impl Instance {
     fn new(redis_url: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let mut me = Self {
             port,
             redis_url: redis_url.into(),

@@ -7,7 +7,6 @@ use crate::common;
 
 use std::{
     io::{BufRead, BufReader},
-    net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Stdio},
 };
@@ -30,11 +29,7 @@ struct Instance {
 
 impl Instance {
     async fn start(redis_url: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let mut child = Command::new(chat_binary())
             .env("PORT", port.to_string())
             .env("REDIS_URL", redis_url)
